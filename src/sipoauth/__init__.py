@@ -1,0 +1,3 @@
+"""sipoauth: a SIP OAuth mode call-control node."""
+
+__version__ = "0.1.0"
