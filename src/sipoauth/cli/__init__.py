@@ -1,2 +1,5 @@
-"""sipoauth.cli."""
-def main() -> None: ...
+"""The `sipoauth` command line."""
+
+from ._app import app, main
+
+__all__ = ["app", "main"]

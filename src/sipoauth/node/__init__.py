@@ -1,1 +1,23 @@
-"""sipoauth.node."""
+"""The asyncio node process: listeners, services, write-behind of bindings."""
+
+from ._bootstrap import ADMIN_USER, InitReport, initialise, read_password_file
+from ._config import NodeConfig, default_data_dir, default_hostname
+from ._flows import FlowTable
+from ._keys import TokenContext, load_keyring, token_context
+from ._node import Listener, Node
+
+__all__ = [
+    "ADMIN_USER",
+    "FlowTable",
+    "InitReport",
+    "Listener",
+    "Node",
+    "TokenContext",
+    "NodeConfig",
+    "default_data_dir",
+    "default_hostname",
+    "initialise",
+    "load_keyring",
+    "read_password_file",
+    "token_context",
+]

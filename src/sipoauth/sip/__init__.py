@@ -1,1 +1,90 @@
-"""sipoauth.sip."""
+"""sipoauth.sip: sans-IO SIP (RFC 3261) for the registrar node.
+
+Parse with :func:`parse_message` (then ``validate()``), frame stream
+transports with :class:`StreamFramer`, absorb retransmissions with
+:class:`ServerTransactions`, apply the UAS checks of RFC 3261 §8.2 with
+:func:`inspect_request`, answer with :func:`build_response`. Nothing here
+touches a socket or reads a clock; every error is a :class:`SipError`
+carrying the status to answer with.
+
+Refinements of the agreed API (names and semantics kept):
+
+* ``parse_message(data, *, max_size=65535)``: the size limit (513) is a
+  keyword argument. Added: ``parse_head(head)``, which parses a head without
+  applying Content-Length, to answer a :class:`FramingError`; ``parse_uri``;
+  ``REASON_PHRASES``; ``DEFAULT_MAX_MESSAGE_SIZE``.
+* ``FramingError(status, reason, head=None, close=True)`` with ``answerable``
+  (``head is not None``), ``response`` (the ready-made 400/513 bytes, or
+  ``None`` when no answer is possible) and ``respond(to_tag)``;
+  ``KeepAlivePing(pong_needed=True)``; ``FramedMessage(data)``.
+  ``StreamFramer`` also has ``closed`` and ``buffered``.
+* ``SipError.request``: set by ``parse_message`` / ``parse_head`` when the
+  start line or Content-Length is wrong but the headers could be split, so a
+  400 / 505 can still be answered (RFC 4475 badvers, lwsstart, trws...).
+* ``inspect_request(..., to_tag=None)``: the To tag for its final responses
+  (RFC 3261 §8.2.6.2). The 416 check looks at the Request-URI only (RFC 4475
+  §3.3.4: a non-SIP To is syntactically valid; the registrar answers 400).
+  ACK is never answered (returns ``None``).
+* ``ServerTransactions.lookup`` returns ``bytes | None | PENDING`` with
+  :data:`PENDING` exported; ``key`` is a static method.
+* ``validate()`` requires Max-Forwards only when the top Via branch has the
+  RFC 3261 magic cookie (RFC 4475 §3.4.1 inv2543 must be accepted).
+* Parsed header objects (``SipUri``, ``NameAddr``, ``Contact``, ``Via``,
+  ``CSeq``, ``Credentials``) are slotted dataclasses but not frozen: a frozen
+  dataclass costs ~0.8 µs more per object to build and a REGISTER builds a
+  dozen. They are cached on the message: treat them as read-only.
+* ``NameAddr.uri`` is ``SipUri | AbsoluteUri`` (RFC 4475 §3.3.4 unksm2: other
+  schemes are syntactically valid); ``NameAddr.sip_uri`` returns the SipUri or
+  raises RemoteProtocolError(400). ``Contact("*")`` has ``is_star`` and
+  ``uri == AbsoluteUri("*", "")``. Added ``Via.has_magic_cookie``,
+  ``Via.protocol``, ``Via.maddr``; ``Via.rport`` is the value (``"rport" in
+  via.params`` tells a valueless rport); ``SipUri.transport``.
+* ``SipUri.aor()`` keeps an explicit port (``sip:user@host:5061``) and drops
+  the password; the user part is minimally escaped, so one user has one key.
+* Parameter dicts: lowercased names; a repeated name keeps its last value.
+  Header parameter values are raw (quoted-strings keep their quotes: use
+  ``param_unquoted``); URI parameter values are unescaped.
+* Extra accessors: ``route``, ``record_route``, ``unsupported``, ``allow``,
+  ``accept`` (``None`` when absent), ``accept_encoding``,
+  ``content_encoding``, ``content_type`` (``"type/subtype"`` lowercased).
+"""
+
+from ._build import REASON_PHRASES, build_response, serialize_request
+from ._errors import LocalProtocolError, RemoteProtocolError, SipError
+from ._framing import FramedMessage, FramingError, KeepAlivePing, StreamFramer
+from ._headers import Credentials, CSeq, Via
+from ._message import Request, Response
+from ._nameaddr import Contact, NameAddr
+from ._parse import DEFAULT_MAX_MESSAGE_SIZE, parse_head, parse_message
+from ._transactions import PENDING, ServerTransactions
+from ._uas import inspect_request
+from ._uri import AbsoluteUri, SipUri, parse_uri
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "PENDING",
+    "REASON_PHRASES",
+    "AbsoluteUri",
+    "CSeq",
+    "Contact",
+    "Credentials",
+    "FramedMessage",
+    "FramingError",
+    "KeepAlivePing",
+    "LocalProtocolError",
+    "NameAddr",
+    "RemoteProtocolError",
+    "Request",
+    "Response",
+    "ServerTransactions",
+    "SipError",
+    "SipUri",
+    "StreamFramer",
+    "Via",
+    "build_response",
+    "inspect_request",
+    "parse_head",
+    "parse_message",
+    "parse_uri",
+    "serialize_request",
+]

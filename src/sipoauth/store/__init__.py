@@ -1,1 +1,100 @@
-"""sipoauth.store."""
+"""sipoauth.store: the database of a node (SQLite embedded, PostgreSQL for a cluster).
+
+Repositories take and return frozen record dataclasses; errors are
+:class:`StoreError` subclasses; change notifications go through
+``Store.notify`` / ``Store.listen``. See docs/storage.md.
+"""
+
+from ._admins import AdminRecord, AdminsRepository
+from ._base import Clock
+from ._certs import TrustedCert, TrustedCertRecord, TrustedCertsRepository
+from ._devices import Device, DeviceRecord, DevicesRepository, Line
+from ._edges import Edge, EdgeRecord, EdgesRepository
+from ._errors import (
+    AlreadyExists,
+    CheckViolation,
+    IntegrityViolation,
+    InvalidReference,
+    NotFound,
+    StoreError,
+    StoreUnavailable,
+)
+from ._grants import GrantRecord, GrantsRepository
+from ._keys import Key, KeyRecord, KeysRepository
+from ._migrate import alembic_config, head_revision
+from ._nodes import Node, NodeRecord, NodesRepository
+from ._notify import MAX_PAYLOAD_BYTES, Subscription
+from ._profiles import ProfilesRepository, SecurityProfile, SecurityProfileRecord
+from ._registrations import (
+    Registration,
+    RegistrationKey,
+    RegistrationRecord,
+    RegistrationsRepository,
+)
+from ._settings import SettingsRepository
+from ._store import Store, StoreOptions
+from ._types import (
+    DeviceType,
+    JsonValue,
+    KeyPurpose,
+    NodeRole,
+    RegistrationTransport,
+    SecurityMode,
+    Transport,
+)
+from ._urls import DATABASE_FILE, database_url_for, normalise_url
+
+__all__ = [
+    "DATABASE_FILE",
+    "MAX_PAYLOAD_BYTES",
+    "AdminRecord",
+    "AdminsRepository",
+    "AlreadyExists",
+    "CheckViolation",
+    "Clock",
+    "Device",
+    "DeviceRecord",
+    "DeviceType",
+    "DevicesRepository",
+    "Edge",
+    "EdgeRecord",
+    "EdgesRepository",
+    "GrantRecord",
+    "GrantsRepository",
+    "IntegrityViolation",
+    "InvalidReference",
+    "JsonValue",
+    "Key",
+    "KeyPurpose",
+    "KeyRecord",
+    "KeysRepository",
+    "Line",
+    "Node",
+    "NodeRecord",
+    "NodeRole",
+    "NodesRepository",
+    "NotFound",
+    "ProfilesRepository",
+    "Registration",
+    "RegistrationKey",
+    "RegistrationRecord",
+    "RegistrationTransport",
+    "RegistrationsRepository",
+    "SecurityMode",
+    "SecurityProfile",
+    "SecurityProfileRecord",
+    "SettingsRepository",
+    "Store",
+    "StoreError",
+    "StoreOptions",
+    "StoreUnavailable",
+    "Subscription",
+    "Transport",
+    "TrustedCert",
+    "TrustedCertRecord",
+    "TrustedCertsRepository",
+    "alembic_config",
+    "database_url_for",
+    "head_revision",
+    "normalise_url",
+]

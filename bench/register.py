@@ -1,0 +1,396 @@
+#!/usr/bin/env python3
+"""REGISTER benchmark: simulated devices against a node on loopback, real token checks.
+
+    .venv/bin/python bench/register.py                 # steady state, 1,000 devices, 10 s
+    .venv/bin/python bench/register.py --fresh         # registration storm
+    .venv/bin/python bench/register.py --compare       # both, side by side
+
+Steady state: every device holds one TLS connection to the SIP Phone OAuth
+Port and re-registers as fast as the node answers (token verification is a
+cache hit). `--fresh`: every registration opens a new TLS connection (full
+handshake) and presents a token the node has never seen (decrypt + RS256
+verify). The node runs in its own process (`sipoauth serve`); its CPU time
+and RSS are read from /proc, so the client's cost is not counted.
+
+Prints REGISTER/s, p50/p99 latency, server CPU seconds, REGISTERs per server
+CPU-second, server RSS per registered device, then one JSON line with
+`register_per_cpu_s`, `p50_ms`, `p99_ms`, `rss_per_device_kb`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of `pid`."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+# -- setup ------------------------------------------------------------------------------
+
+
+async def prepare(data_dir: Path, devices: int, port: int, mra_port: int) -> None:
+    """Initialise a data directory with `devices` OAuth phones and SIP OAuth mode on."""
+    from sipoauth import admin
+    from sipoauth.node import initialise
+    from sipoauth.store import Node as NodeRow
+    from sipoauth.store import Store, database_url_for
+
+    store = await Store.open(database_url_for(data_dir))
+    try:
+        await initialise(store, data_dir=data_dir, hostname="localhost", node_name="bench",
+                         admin_password="bench-password")
+        row = await store.nodes.get("bench")
+        assert row is not None
+        await store.nodes.upsert(NodeRow(name="bench", host="localhost", role="publisher",
+                                         oauth_port=port, mra_port=mra_port))
+        await admin.set_sip_oauth_mode(store, node_name="bench", enabled=True)
+        for i in range(devices):
+            await admin.add_device(store, name=device_name(i), model="8851",
+                                   lines=[line_of(i)], profile=admin.OAUTH_PROFILE)
+    finally:
+        await store.close()
+
+
+def device_name(i: int) -> str:
+    return f"SEP{0x00AA00000000 + i:012X}"
+
+
+def line_of(i: int) -> str:
+    return str(100000 + i)
+
+
+def mint_tokens(data_dir: Path, first: int, count: int, per_device: int, devices: int) -> list[str]:
+    """Mint `count` tokens for devices starting at index `first` (cycling)."""
+
+    async def go() -> list[str]:
+        from sipoauth.node import token_context
+        from sipoauth.oauth import mint_access_token
+        from sipoauth.store import Store, database_url_for
+
+        store = await Store.open(database_url_for(data_dir))
+        try:
+            ctx = await token_context(store)
+        finally:
+            await store.close()
+        now = time.time()
+        out = []
+        for n in range(count):
+            i = (first + n) % devices
+            out.append(mint_access_token(
+                ctx.keys, issuer=ctx.issuer, audience=ctx.audience, subject=device_name(i),
+                client_id="bench-phone", scope="sip:register config:read",
+                sid=f"bench-{first + n}", now=now, lifetime=3600))
+        return out
+
+    return asyncio.run(go())
+
+
+# -- client process ---------------------------------------------------------------------
+
+
+def register_template(i: int) -> str:
+    line = line_of(i)
+    dev = device_name(i)
+    return (
+        "REGISTER sip:localhost SIP/2.0\r\n"
+        "Via: SIP/2.0/TLS 192.0.2.10:5061;branch=z9hG4bK-{branch};rport\r\n"
+        "Max-Forwards: 70\r\n"
+        f"From: <sip:{line}@localhost>;tag=f{i}\r\n"
+        f"To: <sip:{line}@localhost>\r\n"
+        "Call-ID: {call_id}\r\n"
+        "CSeq: {cseq} REGISTER\r\n"
+        f"Contact: <sip:{line}@192.0.2.10:5061;transport=tls>"
+        f';+sip.instance="<urn:uuid:00000000-0000-4000-8000-{0x00AA00000000 + i:012x}>"'
+        f';+u.sip!devicename.ccm.cisco.com="{dev}";+u.sip!model.ccm.cisco.com="36670"\r\n'
+        "Expires: 3600\r\n"
+        "User-Agent: Cisco-CP8851/14.2.1\r\n"
+        "Supported: replaces,join,sdp-anat,norefersub,resource-priority,extended-refer,X-cisco-"
+        "callinfo,X-cisco-serviceuri,X-cisco-escapecodes,X-cisco-service-control,X-cisco-srtp-"
+        "fallback,X-cisco-monrec,X-cisco-config,X-cisco-sis-10.0.0,X-cisco-xsi-8.5.1\r\n"
+        'Proxy-Authorization: Bearer token="{token}"\r\n'
+        "Content-Length: 0\r\n\r\n"
+    )
+
+
+async def client_main(args: argparse.Namespace) -> None:
+    from _tlsclient import connect, status_of
+
+    from sipoauth.pki import client_ssl_context
+
+    ca_pem = Path(args.ca).read_bytes()
+    context = client_ssl_context([ca_pem])
+    indices = list(range(args.first, args.first + args.count))
+    tokens: list[str] = json.loads(Path(args.tokens).read_text()) if args.tokens else []
+    templates = {i: register_template(i) for i in indices}
+    latencies: list[float] = []
+    stats = {"ok": 0, "fail": 0, "other": {}}
+    state = {"measuring": False, "stop": False}
+    token_iter = iter(tokens)
+
+    def note(status: int, started: float) -> None:
+        if not state["measuring"]:
+            return
+        if status == 200:
+            stats["ok"] += 1
+            latencies.append(time.perf_counter() - started)
+        else:
+            stats["fail"] += 1
+            stats["other"][str(status)] = stats["other"].get(str(status), 0) + 1
+
+    async def steady(i: int, token: str) -> None:
+        conn = await connect("127.0.0.1", args.port, context, "localhost")
+        call_id = f"bench-{i}-{random.getrandbits(32):x}"
+        cseq = 1
+        template = templates[i]
+        while not state["stop"]:
+            request = template.format(branch=f"{i}x{cseq}", call_id=call_id, cseq=cseq,
+                                      token=token).encode()
+            started = time.perf_counter()
+            response = await conn.exchange(request)
+            note(status_of(response), started)
+            cseq += 1
+        conn.abort()
+
+    async def fresh(i: int) -> None:
+        cseq = 1
+        template = templates[i]
+        while not state["stop"]:
+            token = next(token_iter, None)
+            if token is None:
+                state["stop"] = True
+                break
+            started = time.perf_counter()
+            conn = await connect("127.0.0.1", args.port, context, "localhost")
+            request = template.format(branch=f"{i}y{cseq}", call_id=f"storm-{i}-{cseq}",
+                                      cseq=cseq, token=token).encode()
+            response = await conn.exchange(request)
+            note(status_of(response), started)
+            conn.abort()
+            cseq += 1
+
+    if args.fresh:
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        tasks = [asyncio.create_task(fresh(i)) for i in indices[: args.concurrency]]
+    else:
+        per_device = {i: tokens[n] for n, i in enumerate(indices)}
+        tasks = [asyncio.create_task(steady(i, per_device[i])) for i in indices]
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    await asyncio.sleep(args.warmup)
+    state["measuring"] = True
+    t0 = time.perf_counter()
+    await asyncio.sleep(args.seconds)
+    state["measuring"] = False
+    elapsed = time.perf_counter() - t0
+    state["stop"] = True
+    await asyncio.gather(*tasks, return_exceptions=True)
+    print(json.dumps({"ok": stats["ok"], "fail": stats["fail"], "other": stats["other"],
+                      "elapsed": elapsed, "latencies": latencies}), flush=True)
+
+
+# -- orchestration ----------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def run_mode(args: argparse.Namespace, fresh: bool) -> dict[str, float]:
+    work = Path(tempfile.mkdtemp(prefix="sipoauth-bench-"))
+    try:
+        return _run_mode(args, fresh, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run_mode(args: argparse.Namespace, fresh: bool, work: Path) -> dict[str, float]:
+    data_dir = work / "var"
+    port, mra_port = free_port(), free_port()
+    asyncio.run(prepare(data_dir, args.devices, port, mra_port))
+    clients = args.clients
+    share = [args.devices // clients + (1 if k < args.devices % clients else 0)
+             for k in range(clients)]
+    firsts = [sum(share[:k]) for k in range(clients)]
+
+    # Tokens: one per device (steady), or a pool of never-seen ones (storm).
+    token_files = []
+    for k in range(clients):
+        count = share[k] if not fresh else args.storm_tokens // clients
+        tokens = mint_tokens(data_dir, firsts[k], count, 1, args.devices)
+        path = work / f"tokens-{k}.json"
+        path.write_text(json.dumps(tokens))
+        token_files.append(path)
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    out_path, err_path = work / "server.out", work / "server.err"
+    with out_path.open("w") as out, err_path.open("w") as err:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "sipoauth", "--data-dir", str(data_dir), "--node", "bench",
+             "--hostname", "localhost", "serve", "--bind", "127.0.0.1", "--json",
+             "--log-level", "warning"],
+            stdout=out, stderr=err, env=env,
+        )
+    try:
+        deadline = time.time() + 60
+        while '"listeners"' not in out_path.read_text():
+            if server.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"the node did not start: {err_path.read_text()[-2000:]}")
+            time.sleep(0.1)
+        time.sleep(0.5)
+        rss_base = proc_rss_kb(server.pid)
+        procs = []
+        for k in range(clients):
+            cmd = [sys.executable, __file__, "--client", "--port", str(port),
+                   "--ca", str(data_dir / "pki" / "ca.pem"), "--first", str(firsts[k]),
+                   "--count", str(share[k]), "--tokens", str(token_files[k]),
+                   "--seconds", str(args.seconds), "--warmup", str(args.warmup),
+                   "--concurrency", str(max(1, args.concurrency // clients))]
+            if fresh:
+                cmd.append("--fresh")
+            procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          text=True, env=env))
+        for p in procs:
+            assert p.stdout is not None
+            if p.stdout.readline().strip() != "ready":
+                raise RuntimeError("a client failed to start")
+        if not fresh:
+            time.sleep(1.0)  # every device has registered once; let RSS settle
+        rss_loaded = proc_rss_kb(server.pid)
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        time.sleep(args.warmup)
+        cpu0 = proc_cpu(server.pid)
+        time.sleep(args.seconds)
+        cpu1 = proc_cpu(server.pid)
+        results = []
+        for p in procs:
+            out, _ = p.communicate(timeout=120)
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        rss_end = proc_rss_kb(server.pid)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    ok = sum(r["ok"] for r in results)
+    fail = sum(r["fail"] for r in results)
+    elapsed = max(r["elapsed"] for r in results)
+    latencies = [x for r in results for x in r["latencies"]]
+    cpu = cpu1 - cpu0
+    registered = args.devices if not fresh else min(args.devices, ok)
+    rss_per_device = (max(rss_loaded, rss_end) - rss_base) / max(1, registered)
+    figures = {
+        "mode": "fresh" if fresh else "steady",
+        "devices": args.devices,
+        "register_per_s": ok / elapsed,
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "server_cpu_s": cpu,
+        "register_per_cpu_s": ok / cpu if cpu > 0 else float("nan"),
+        "rss_per_device_kb": rss_per_device,
+        "server_rss_mb": rss_end / 1024,
+        "failures": fail,
+    }
+    others = {}
+    for r in results:
+        for code, n in r["other"].items():
+            others[code] = others.get(code, 0) + n
+    if others:
+        figures["failure_statuses"] = others  # type: ignore[assignment]
+    return figures
+
+
+def print_table(rows: list[dict[str, float]]) -> None:
+    labels = [
+        ("register_per_s", "REGISTER/s", "{:,.0f}"),
+        ("p50_ms", "p50 latency (ms)", "{:.2f}"),
+        ("p99_ms", "p99 latency (ms)", "{:.2f}"),
+        ("server_cpu_s", "server CPU seconds", "{:.2f}"),
+        ("register_per_cpu_s", "REGISTERs per server CPU-second", "{:,.0f}"),
+        ("rss_per_device_kb", "server RSS per registered device (KB)", "{:.1f}"),
+        ("server_rss_mb", "server RSS (MB)", "{:.1f}"),
+        ("failures", "non-200 answers", "{:.0f}"),
+    ]
+    header = f"{'':40}" + "".join(f"{r['mode']:>14}" for r in rows)
+    print(header)
+    for key, label, fmt in labels:
+        print(f"{label:40}" + "".join(f"{fmt.format(r[key]):>14}" for r in rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--clients", type=int, default=1, help="load-generator processes")
+    parser.add_argument("--fresh", action="store_true", help="registration storm")
+    parser.add_argument("--compare", action="store_true", help="steady and storm side by side")
+    parser.add_argument("--concurrency", type=int, default=64,
+                        help="storm: registrations in flight at once")
+    parser.add_argument("--storm-tokens", type=int, default=40000,
+                        help="storm: never-seen tokens minted beforehand")
+    # client-process options (internal)
+    parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--ca", help=argparse.SUPPRESS)
+    parser.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--tokens", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.client:
+        try:
+            import uvloop
+            uvloop.run(client_main(args))
+        except ImportError:
+            asyncio.run(client_main(args))
+        return
+    modes = [False, True] if args.compare else [args.fresh]
+    rows = [run_mode(args, fresh) for fresh in modes]
+    print_table(rows)
+    for row in rows:
+        print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v)
+                          for k, v in row.items()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""`python -m sipoauth` runs the command line."""
+
+from sipoauth.cli import main
+
+main()

@@ -1,0 +1,36 @@
+"""R7/R8: `utils sipOAuth-mode enable|disable` on the publisher, restart pending."""
+
+from __future__ import annotations
+
+from sipoauth.store import Store
+
+from . import _settings as keys
+from ._errors import NotFound, NotPublisher
+
+
+async def set_sip_oauth_mode(store: Store, *, node_name: str, enabled: bool) -> list[str]:
+    """Set the cluster-wide SIP OAuth mode flag from the publisher (R7).
+
+    Every node's CallManager service is then "restart pending" (R8): the
+    change takes effect when the service restarts. Returns the node names.
+    """
+    node = await store.nodes.get(node_name)
+    if node is None:
+        raise NotFound(f"server {node_name!r} is not configured")
+    if node.role != "publisher":
+        raise NotPublisher(
+            "utils sipOAuth-mode can only be run on the publisher; "
+            f"{node_name} is a subscriber"
+        )
+    await store.settings.set(keys.SIP_OAUTH_MODE, enabled)
+    names = []
+    for each in await store.nodes.list():
+        await store.nodes.set_restart_pending(each.name, True)
+        names.append(each.name)
+    await store.notify("config", "sip-oauth-mode")
+    return names
+
+
+async def sip_oauth_mode(store: Store) -> bool:
+    """The cluster-wide flag."""
+    return bool(await store.settings.get(keys.SIP_OAUTH_MODE, False))

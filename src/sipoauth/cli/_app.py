@@ -1,0 +1,70 @@
+"""The `sipoauth` command line (Typer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sipoauth.node import default_data_dir, default_hostname
+
+from ._admin import devices_app, edges_app, registrations_app, utils_app
+from ._context import make_context
+from ._serve import init_command, serve_command
+
+app = typer.Typer(
+    name="sipoauth",
+    help="SIP OAuth mode call-control node.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path,
+        typer.Option(
+            "--data-dir",
+            envvar="SIPOAUTH_HOME",
+            help="Data directory (keys, certificates, embedded database).",
+        ),
+    ] = default_data_dir(),
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="SIPOAUTH_DATABASE_URL",
+            help="Database URL; default: SQLite in the data directory. "
+            "A cluster shares one postgresql:// URL.",
+        ),
+    ] = None,
+    node: Annotated[
+        str | None,
+        typer.Option("--node", envvar="SIPOAUTH_NODE", help="This node's server name."),
+    ] = None,
+    hostname: Annotated[
+        str,
+        typer.Option(
+            "--hostname", envvar="SIPOAUTH_HOSTNAME", help="Host name for certificates."
+        ),
+    ] = default_hostname(),
+) -> None:
+    """SIP OAuth mode call-control node."""
+    ctx.obj = make_context(data_dir, database_url, node, hostname)
+
+
+app.command("init")(init_command)
+app.command("serve")(serve_command)
+app.add_typer(utils_app, name="utils")
+app.add_typer(devices_app, name="devices")
+app.add_typer(edges_app, name="edges")
+app.add_typer(registrations_app, name="registrations")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,96 @@
+"""What every `sipoauth` command shares: where the node's data and database are."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+from sipoauth.store import Store, database_url_for
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class CliContext:
+    """Options of the root command."""
+
+    data_dir: Path
+    database_url: str
+    node_name: str
+    hostname: str
+
+    async def open_store(self) -> Store:
+        return await Store.open(self.database_url)
+
+
+def make_context(
+    data_dir: Path, database_url: str | None, node_name: str | None, hostname: str
+) -> CliContext:
+    data_dir = data_dir.expanduser()
+    url = database_url or os.environ.get("SIPOAUTH_DATABASE_URL") or database_url_for(
+        data_dir.resolve()
+    )
+    return CliContext(data_dir, url, node_name or hostname, hostname)
+
+
+def get_context(ctx: typer.Context) -> CliContext:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, CliContext)
+    return obj
+
+
+def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
+    """Run one coroutine to completion (uvloop when installed)."""
+
+    async def main() -> T:
+        return await coro_factory()
+
+    return asyncio.run(main())
+
+
+async def with_store(ctx: CliContext, action: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the store, run `action`, close the store."""
+    store = await ctx.open_store()
+    try:
+        return await action(store)
+    finally:
+        await store.close()
+
+
+def emit_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], as_json: bool) -> None:
+    """Print a listing: JSON for scripts, or an aligned table for people."""
+    if as_json:
+        json.dump(list(rows), sys.stdout, default=str, indent=2)
+        sys.stdout.write("\n")
+        return
+    if not rows:
+        typer.echo("(none)")
+        return
+    widths = {c: max(len(c), *(len(_cell(r.get(c))) for r in rows)) for c in columns}
+    typer.echo("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
+    for row in rows:
+        typer.echo("  ".join(_cell(row.get(c)).ljust(widths[c]) for c in columns).rstrip())
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print an error to stderr and return the Exit to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)

@@ -1,0 +1,170 @@
+"""`sipoauth init` and `sipoauth serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sipoauth.node import InitReport, Node, NodeConfig, initialise, read_password_file
+from sipoauth.node._logging import LogLevel, configure_logging
+
+from ._context import CliContext, fail, get_context
+
+
+def _print_report(report: InitReport, as_json: bool) -> None:
+    if as_json:
+        return
+    for item in report.created:
+        typer.echo(f"created: {item}")
+    if not report.created:
+        typer.echo(f"data directory {report.data_dir}: already initialised")
+    for problem in report.web_problems:
+        typer.echo(f"warning: web certificate: {problem}", err=True)
+    if report.admin_password:
+        typer.echo("")
+        typer.echo("Admin sign-in (shown once, store it now):")
+        typer.echo(f"  user:     {report.admin_user}")
+        typer.echo(f"  password: {report.admin_password}")
+        typer.echo("")
+
+
+async def _initialise(ctx: CliContext, password_file: Path | None) -> InitReport:
+    password = read_password_file(password_file) if password_file else None
+    store = await ctx.open_store()
+    try:
+        return await initialise(
+            store,
+            data_dir=ctx.data_dir,
+            hostname=ctx.hostname,
+            node_name=ctx.node_name,
+            admin_password=password,
+        )
+    finally:
+        await store.close()
+
+
+def init_command(
+    ctx: typer.Context,
+    admin_password_file: Annotated[
+        Path | None,
+        typer.Option(help="Read the admin password from this file instead of generating one."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Create the data directory, CA, web certificate, authz keys, schema and admin account.
+
+    Safe to run again: what exists is reused unchanged.
+    """
+    cli = get_context(ctx)
+    try:
+        report = asyncio.run(_initialise(cli, admin_password_file))
+    except (OSError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        json.dump(
+            {
+                "data_dir": str(report.data_dir),
+                "database_url": _redact(report.database_url),
+                "created": report.created,
+                "admin_user": report.admin_user,
+                "admin_password": report.admin_password,
+                "ca_fingerprint": report.ca_fingerprint,
+                "web_fingerprint": report.web_fingerprint,
+            },
+            sys.stdout,
+            indent=2,
+        )
+        sys.stdout.write("\n")
+    else:
+        _print_report(report, as_json=False)
+
+
+def serve_command(
+    ctx: typer.Context,
+    bind: Annotated[str, typer.Option(help="Address the listeners bind to.")] = "0.0.0.0",  # noqa: S104
+    admin_password_file: Annotated[
+        Path | None, typer.Option(help="First start: read the admin password from this file.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the listeners as one JSON line.")
+    ] = False,
+    log_level: Annotated[
+        LogLevel, typer.Option(help="debug, info, warning or error (logs go to stderr).")
+    ] = "info",
+    log_json: Annotated[bool, typer.Option(help="Logs as JSON lines.")] = False,
+) -> None:
+    """Start a node: initialise on first start, open the listeners, run until SIGINT/SIGTERM."""
+    configure_logging(log_level, json=log_json)
+    cli = get_context(ctx)
+    config = NodeConfig(
+        data_dir=cli.data_dir,
+        database_url=cli.database_url,
+        node_name=cli.node_name,
+        hostname=cli.hostname,
+        bind=bind,
+    )
+    try:
+        _run(_serve(cli, config, admin_password_file, as_json))
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise fail(str(exc)) from None
+
+
+def _run(coro: object) -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is optional
+        asyncio.run(coro)  # type: ignore[arg-type]
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(coro)  # type: ignore[arg-type]
+
+
+async def _serve(
+    cli: CliContext, config: NodeConfig, password_file: Path | None, as_json: bool
+) -> None:
+    report = await _initialise(cli, password_file)
+    _print_report(report, as_json)
+    node = await Node.open(config)
+    try:
+        listeners = await node.start()
+        if as_json:
+            print(json.dumps({"node": config.node_name, "listeners": [
+                {"service": x.service, "name": x.name, "protocol": x.protocol,
+                 "host": x.host, "port": x.port} for x in listeners]}), flush=True)
+        else:
+            mode = "enabled" if node.directory.oauth_mode else "disabled"
+            typer.echo(f"node {config.node_name} ({config.hostname}), database "
+                       f"{_redact(config.database_url)}, SIP OAuth mode {mode}")
+            for x in listeners:
+                typer.echo(f"  {x.service:<18} {x.name:<34} {x.protocol:<5} {x.host}:{x.port}")
+            if not node.directory.oauth_mode:
+                typer.echo("  (enable with: sipoauth utils sipOAuth-mode enable)")
+            typer.echo("Ctrl-C stops the node.")
+            sys.stdout.flush()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        if not as_json:
+            typer.echo("stopping")
+    finally:
+        with contextlib.suppress(Exception):
+            await node.close()
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password, for printing."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"

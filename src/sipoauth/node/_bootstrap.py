@@ -1,0 +1,139 @@
+"""First start of a node: data directory, PKI, schema, keys, admin account.
+
+`initialise` is idempotent: the first call creates everything, later calls
+reuse it unchanged (and report that nothing was created).
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from argon2 import PasswordHasher
+
+from sipoauth.admin import _settings as keys_
+from sipoauth.admin import ensure_default_profiles
+from sipoauth.oauth import EncryptionKey, SigningKey
+from sipoauth.pki import NodePki, cert_to_pem, fingerprint_sha256
+from sipoauth.store import Key, Store, TrustedCert
+from sipoauth.store import Node as NodeRow
+
+ADMIN_USER = "admin"
+PKI_DIR = "pki"
+
+
+@dataclass(slots=True)
+class InitReport:
+    """What `initialise` found or created."""
+
+    data_dir: Path
+    database_url: str
+    created: list[str] = field(default_factory=list)
+    """Human-readable list of what was created this time."""
+    admin_user: str = ADMIN_USER
+    admin_password: str | None = None
+    """Set only when the admin account was created now with a generated password."""
+    ca_fingerprint: str = ""
+    web_fingerprint: str = ""
+    web_problems: list[str] = field(default_factory=list)
+
+
+def read_password_file(path: Path) -> str:
+    """The first line of `path`, stripped; refuses an empty or short password."""
+    text = path.read_text(encoding="utf-8").splitlines()
+    password = text[0].strip() if text else ""
+    if len(password) < 8:
+        raise ValueError(f"{path}: the admin password must have at least 8 characters")
+    return password
+
+
+async def initialise(
+    store: Store,
+    *,
+    data_dir: Path,
+    hostname: str,
+    node_name: str,
+    admin_password: str | None = None,
+    now: datetime | None = None,
+) -> InitReport:
+    """Create (first time) or check (later) everything a node needs to start."""
+    now = now or datetime.now(UTC)
+    report = InitReport(data_dir=data_dir, database_url=store.url)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    pki, pki_created = NodePki.load_or_create(data_dir / PKI_DIR, hostname=hostname, now=now)
+    if pki_created:
+        report.created.append(f"local CA and web certificate in {data_dir / PKI_DIR}")
+    report.ca_fingerprint = fingerprint_sha256(pki.ca_cert)
+    report.web_fingerprint = fingerprint_sha256(pki.web_cert)
+    report.web_problems = pki.web_cert_problems(now)
+
+    await store.migrate()
+
+    current = await store.settings.get_many()
+    fresh: dict[str, object] = {}
+    if keys_.CLUSTER_ID not in current:
+        fresh[keys_.CLUSTER_ID] = str(uuid.uuid4())
+    if keys_.ISSUER not in current:
+        fresh[keys_.ISSUER] = f"https://{hostname}:8443"
+    for key, value in keys_.DEFAULTS.items():
+        if key not in current:
+            fresh[key] = value
+    if fresh:
+        await store.settings.set_many(fresh)
+        report.created.append("cluster settings")
+
+    for name in await ensure_default_profiles(store):
+        report.created.append(f"security profile {name!r}")
+
+    if not await store.keys.active("authz-signing"):
+        signing = SigningKey.generate()
+        await store.keys.add(
+            Key(
+                kid=signing.kid,
+                purpose="authz-signing",
+                alg="RS256",
+                material=signing.to_pem().decode("ascii"),
+            )
+        )
+        report.created.append("authz signing key (RSA 2048, RS256)")
+    if not await store.keys.active("authz-encryption"):
+        encryption = EncryptionKey.generate()
+        await store.keys.add(
+            Key(
+                kid=encryption.kid,
+                purpose="authz-encryption",
+                alg="dir+A256GCM",
+                material=encryption.to_base64(),
+            )
+        )
+        report.created.append("authz encryption key (256-bit, dir/A256GCM)")
+
+    trusted = {c.fingerprint for c in await store.trusted_certs.list("tomcat-trust")}
+    if report.ca_fingerprint not in trusted:
+        await store.trusted_certs.add(
+            TrustedCert(
+                store_name="tomcat-trust",
+                fingerprint=report.ca_fingerprint,
+                pem=cert_to_pem(pki.ca_cert).decode("ascii"),
+                subject=pki.ca_cert.subject.rfc4514_string(),
+                not_after=pki.ca_cert.not_valid_after_utc,
+            )
+        )
+        report.created.append("local CA added to tomcat-trust")
+
+    if await store.nodes.get(node_name) is None:
+        role = "subscriber" if await store.nodes.list() else "publisher"
+        await store.nodes.upsert(NodeRow(name=node_name, host=hostname, role=role))
+        report.created.append(f"server {node_name} ({role})")
+
+    if await store.admins.get(ADMIN_USER) is None:
+        password = admin_password or secrets.token_urlsafe(12)
+        await store.admins.create(ADMIN_USER, PasswordHasher().hash(password))
+        report.created.append("admin account")
+        if admin_password is None:
+            report.admin_password = password
+    return report

@@ -1,0 +1,50 @@
+"""Node process configuration: where its data lives and how it listens."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATA_DIR = "./var"
+
+
+def default_data_dir() -> Path:
+    """`SIPOAUTH_HOME`, else ./var."""
+    return Path(os.environ.get("SIPOAUTH_HOME") or DEFAULT_DATA_DIR)
+
+
+def default_hostname() -> str:
+    """This machine's host name, lowercased (the web certificate names it)."""
+    return socket.gethostname().lower() or "localhost"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """How one `sipoauth serve` process runs."""
+
+    data_dir: Path
+    """Keys, certificates and (embedded mode) the SQLite database live here."""
+    database_url: str
+    """`sqlite+aiosqlite:///…` (embedded) or `postgresql://…` (cluster)."""
+    node_name: str
+    """This node's entry in the servers table."""
+    hostname: str
+    """Host name in certificates, challenges (authz_server) and Warning headers."""
+    bind: str = "0.0.0.0"  # noqa: S104 - a call-control node serves the network
+    """Address the listeners bind to."""
+    max_message_size: int = 65535
+    """Largest SIP message accepted on a stream (bytes)."""
+    handshake_timeout: float = 10.0
+    """Seconds a client gets to finish the TLS handshake."""
+    idle_timeout: float = 900.0
+    """Close a SIP connection silent for this long (a phone refreshes every 120 s
+    and may send CRLF keep-alives)."""
+    mirror_interval: float = 1.0
+    """Seconds between write-behind flushes of bindings to the store."""
+    timer_interval: float = 1.0
+    """Seconds between binding / transaction expiry passes."""
+    port_overrides: tuple[tuple[str, int], ...] = ()
+    """Listener ports that replace the node's configured ones, e.g. `(("oauth", 0),)`
+    for an ephemeral port in tests. Names: `oauth` (5090), `mra` (5091)."""

@@ -1,0 +1,159 @@
+"""Bindings: address-of-record -> contacts, with expiry (RFC 3261 §10.3, RFC 5626 §6).
+
+Theory of operation: a binding is keyed by (AOR, instance), where the instance is
+the Contact's `+sip.instance` (RFC 5626 §4.1) or, without one, the Contact URI
+itself. A REGISTER computes all its changes first (`stage`), and they are
+applied together (`apply`) or not at all, so a failure leaves the table as it
+was (RFC 3261 §10.3 step 7-8). Expiry uses a heap with lazy deletion: each
+binding carries a version and stale heap entries are skipped, so refresh is
+O(log n) and nothing is scanned.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+BindingKey = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """One registered contact of an address-of-record."""
+
+    aor: str
+    """Canonical address-of-record, `sip:user@host`."""
+    instance: str
+    """`+sip.instance` value, or the contact URI when the device sent none."""
+    contact: str
+    """The Contact header value to list in 200 responses (name-addr with its parameters,
+    without `expires`)."""
+    device: str
+    """Device name the binding belongs to."""
+    expires_at: float
+    call_id: str
+    cseq: int
+    flow: str
+    """Identifier of the connection (flow) the REGISTER arrived on (RFC 5626 §5.2)."""
+    path: tuple[str, ...] = ()
+    """Path header values recorded for requests towards the device (RFC 3327 §5.3)."""
+    sid: str = ""
+    """Grant id of the token that registered it, so a revoked grant drops it."""
+    via_edge: bool = False
+    """Registered through the edge proxy (SIP MRA port)."""
+
+    @property
+    def key(self) -> BindingKey:
+        return (self.aor, self.instance)
+
+
+@dataclass(frozen=True, slots=True)
+class BindingChange:
+    """A change to mirror to the store (write-behind): `binding` is None when removed."""
+
+    key: BindingKey
+    binding: Binding | None
+
+
+class BindingTable:
+    """All bindings held by this node, in memory."""
+
+    __slots__ = ("_by_aor", "_by_flow", "_by_sid", "_count", "_heap", "_seq")
+
+    def __init__(self) -> None:
+        self._by_aor: dict[str, dict[str, Binding]] = {}
+        self._by_sid: dict[str, set[BindingKey]] = {}
+        self._by_flow: dict[str, set[BindingKey]] = {}
+        self._heap: list[tuple[float, int, str, str]] = []
+        self._seq = 0
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Binding]:
+        for per_aor in self._by_aor.values():
+            yield from per_aor.values()
+
+    def lookup(self, aor: str) -> dict[str, Binding]:
+        """The bindings of `aor` by instance (a live view: do not modify)."""
+        return self._by_aor.get(aor) or {}
+
+    def get(self, key: BindingKey) -> Binding | None:
+        per_aor = self._by_aor.get(key[0])
+        return per_aor.get(key[1]) if per_aor else None
+
+    def keys_for_sid(self, sid: str) -> list[BindingKey]:
+        """Keys of bindings registered with grant `sid`."""
+        return list(self._by_sid.get(sid, ()))
+
+    def keys_for_flow(self, flow: str) -> list[BindingKey]:
+        """Keys of bindings that arrived over `flow`."""
+        return list(self._by_flow.get(flow, ()))
+
+    def put(self, binding: Binding) -> None:
+        """Insert or replace one binding."""
+        old = self.get(binding.key)
+        if old is None:
+            self._count += 1
+        else:
+            self._unindex(old)
+        self._by_aor.setdefault(binding.aor, {})[binding.instance] = binding
+        if binding.sid:
+            self._by_sid.setdefault(binding.sid, set()).add(binding.key)
+        self._by_flow.setdefault(binding.flow, set()).add(binding.key)
+        self._seq += 1
+        heapq.heappush(self._heap, (binding.expires_at, self._seq, binding.aor, binding.instance))
+
+    def remove(self, key: BindingKey) -> Binding | None:
+        """Remove one binding; returns it, or None if there was none."""
+        per_aor = self._by_aor.get(key[0])
+        if not per_aor:
+            return None
+        old = per_aor.pop(key[1], None)
+        if old is None:
+            return None
+        if not per_aor:
+            del self._by_aor[key[0]]
+        self._count -= 1
+        self._unindex(old)
+        return old
+
+    def _unindex(self, old: Binding) -> None:
+        if old.sid:
+            keys = self._by_sid.get(old.sid)
+            if keys is not None:
+                keys.discard(old.key)
+                if not keys:
+                    del self._by_sid[old.sid]
+        keys = self._by_flow.get(old.flow)
+        if keys is not None:
+            keys.discard(old.key)
+            if not keys:
+                del self._by_flow[old.flow]
+
+    def expire(self, now: float) -> list[Binding]:
+        """Remove and return every binding whose expiry has passed."""
+        gone: list[Binding] = []
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            expires_at, _, aor, instance = heapq.heappop(heap)
+            current = self.get((aor, instance))
+            # A refreshed binding left a stale heap entry behind: skip it.
+            if current is not None and current.expires_at <= now:
+                self.remove(current.key)
+                gone.append(current)
+        # Keep the heap from growing without bound under constant refreshes.
+        if len(heap) > 4 * max(64, len(self)):
+            self._rebuild_heap()
+        return gone
+
+    def _rebuild_heap(self) -> None:
+        self._heap = [(b.expires_at, i, b.aor, b.instance) for i, b in enumerate(self)]
+        heapq.heapify(self._heap)
+        self._seq = len(self._heap)
+
+    def next_expiry(self) -> float | None:
+        """When `expire` next has work to do (may be early because of stale entries)."""
+        return self._heap[0][0] if self._heap else None

@@ -1,0 +1,77 @@
+"""One SIP stream connection (TLS), sans-IO: bytes in, bytes out.
+
+Feed received bytes with `receive_data`; it returns what to write back and
+whether the connection must now be closed. Framing errors that leave the stream
+unsynchronised close it (after a 400 when one can be built); a message that is
+framed correctly but invalid is answered and the connection carries on, so one
+bad message never costs a device its connection (RFC 4475 §3.1.2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sipoauth.sip import FramedMessage, FramingError, KeepAlivePing, StreamFramer
+
+from ._core import CoreResult, SipCore
+from ._registrar import Flow
+
+PONG = b"\r\n"
+
+
+@dataclass(slots=True)
+class ConnectionOutput:
+    """What to do after some bytes arrived."""
+
+    data: list[bytes] = field(default_factory=list)
+    """Writes, in order."""
+    close: bool = False
+    """Close the connection after writing."""
+    results: list[CoreResult] = field(default_factory=list)
+    """Per-message outcomes (binding changes, log details)."""
+
+
+class SipConnection:
+    """Framer + UAS core for one connection."""
+
+    __slots__ = ("_core", "_framer", "_observer", "flow")
+
+    def __init__(
+        self,
+        core: SipCore,
+        flow: Flow,
+        *,
+        max_message_size: int = 65535,
+        observer: Callable[[CoreResult], None] | None = None,
+    ) -> None:
+        self._core = core
+        self._framer = StreamFramer(max_message_size=max_message_size)
+        self._observer = observer
+        self.flow = flow
+
+    def receive_data(self, data: bytes, now: float) -> ConnectionOutput:
+        """Process newly received bytes."""
+        out = ConnectionOutput()
+        framer = self._framer
+        framer.receive_data(data)
+        while True:
+            event = framer.next_event()
+            if event is None:
+                return out
+            if isinstance(event, FramedMessage):
+                result = self._core.handle(event.data, self.flow, now)
+                if result.response is not None:
+                    out.data.append(result.response)
+                out.results.append(result)
+                if self._observer is not None:
+                    self._observer(result)
+            elif isinstance(event, KeepAlivePing):
+                if event.pong_needed:
+                    out.data.append(PONG)
+            elif isinstance(event, FramingError):
+                if event.response is not None:
+                    out.data.append(event.response)
+                if event.close:
+                    out.close = True
+                    return out

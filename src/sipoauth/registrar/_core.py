@@ -1,0 +1,153 @@
+"""The node's SIP UAS core: from one framed message to the response to send.
+
+Theory of operation, per request (RFC 3261 §8.2, §17.2):
+  parse → drop responses (a registrar answers none; RFC 4475 §3.3.10)
+  → validate (400 naming the header; RFC 3261 §8.2.6 when a response can be built)
+  → server transaction match (§17.2.3): a retransmission gets the stored answer
+    again, never a second processing
+  → UAS inspection (§8.2: 501/405, 416, 420, 415/406)
+  → method: REGISTER to the registrar, OPTIONS answered here (§11.2), ACK
+    absorbed, CANCEL 481 (no INVITE transactions on this node), INVITE 480
+    (this node does not route calls yet)
+  → the response is stored in the transaction and returned.
+Sans-IO: `now` is passed in, nothing here touches a socket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sipoauth.sip import (
+    PENDING,
+    Request,
+    ServerTransactions,
+    SipError,
+    build_response,
+    inspect_request,
+    parse_message,
+)
+
+from ._bindings import BindingChange
+from ._registrar import Flow, Registrar
+
+KNOWN_METHODS = frozenset(
+    {
+        "REGISTER", "OPTIONS", "INVITE", "ACK", "CANCEL", "BYE", "SUBSCRIBE", "NOTIFY",
+        "REFER", "INFO", "UPDATE", "PRACK", "MESSAGE", "PUBLISH",
+    }
+)  # fmt: skip
+ALLOWED_METHODS = frozenset({"REGISTER", "OPTIONS", "INVITE", "ACK", "CANCEL"})
+SUPPORTED_OPTIONS = frozenset({"path"})
+ACCEPTED_BODIES: dict[str, frozenset[str]] = {
+    "INVITE": frozenset({"application/sdp"}),
+    "OPTIONS": frozenset(),
+    "REGISTER": frozenset(),
+}
+ALLOW_HEADER = ", ".join(sorted(ALLOWED_METHODS))
+
+
+@dataclass(slots=True)
+class CoreResult:
+    """The outcome of one message."""
+
+    response: bytes | None
+    """Bytes to send back on the connection, or None (dropped, absorbed, pending)."""
+    status: int = 0
+    method: str = ""
+    changes: list[BindingChange] = field(default_factory=list)
+    """Registrar binding changes to mirror to the store."""
+    device: str | None = None
+    detail: str = ""
+    retransmission: bool = False
+
+
+class SipCore:
+    """Turns framed SIP messages into responses for one node."""
+
+    def __init__(self, registrar: Registrar, transactions: ServerTransactions) -> None:
+        self.registrar = registrar
+        self.transactions = transactions
+        self._options_headers = (
+            ("Allow", ALLOW_HEADER),
+            ("Accept", "application/sdp"),
+            ("Supported", ", ".join(sorted(SUPPORTED_OPTIONS))),
+        )
+
+    def handle(self, data: bytes, flow: Flow, now: float) -> CoreResult:
+        """Process one complete message received on `flow`."""
+        try:
+            message = parse_message(data)
+        except SipError as exc:
+            # Not even a message we can answer (RFC 4475 §3.1.2: drop or 400).
+            return CoreResult(None, exc.status, detail=f"unparseable: {exc.reason}")
+        if not isinstance(message, Request):
+            return CoreResult(None, detail="response received; a registrar answers none")
+        request = message
+        try:
+            request.validate()
+        except SipError as exc:
+            return self._error_response(request, exc)
+
+        transactions = self.transactions
+        key = transactions.key(request)
+        previous = transactions.lookup(key, now)
+        if previous is PENDING:
+            return CoreResult(None, method=request.method, retransmission=True)
+        if isinstance(previous, bytes):
+            return CoreResult(previous, method=request.method, retransmission=True)
+        if request.method == "ACK":
+            return CoreResult(None, method="ACK", detail="ACK absorbed")
+
+        transactions.start(key, now)
+        result = self._dispatch(request, flow, now)
+        if result.response is not None:
+            transactions.complete(key, result.response, now)
+        return result
+
+    def _dispatch(self, request: Request, flow: Flow, now: float) -> CoreResult:
+        method = request.method
+        try:
+            refusal = inspect_request(
+                request,
+                allowed_methods=ALLOWED_METHODS,
+                known_methods=KNOWN_METHODS,
+                supported_options=SUPPORTED_OPTIONS,
+                accepted_body_types=ACCEPTED_BODIES,
+            )
+        except SipError as exc:
+            return self._error_response(request, exc)
+        if refusal is not None:
+            return CoreResult(refusal, _status_of(refusal), method, detail="UAS inspection")
+        if method == "REGISTER":
+            outcome = self.registrar.register(request, flow, now)
+            return CoreResult(
+                outcome.response,
+                outcome.status,
+                method,
+                outcome.changes,
+                outcome.device,
+                outcome.detail,
+            )
+        if method == "OPTIONS":
+            response = build_response(request, 200, "OK", headers=self._options_headers)
+            return CoreResult(response, 200, method)
+        if method == "CANCEL":
+            response = build_response(request, 481, "Call/Transaction Does Not Exist")
+            return CoreResult(response, 481, method)
+        # INVITE passed the §8.2 checks; calls are not routed by this node yet.
+        response = build_response(request, 480, "Temporarily Unavailable")
+        return CoreResult(response, 480, method, detail="call routing not available")
+
+    @staticmethod
+    def _error_response(request: Request, exc: SipError) -> CoreResult:
+        try:
+            response = build_response(request, exc.status, exc.reason, headers=exc.headers)
+        except SipError:
+            return CoreResult(None, exc.status, request.method, detail=exc.reason)
+        return CoreResult(response, exc.status, request.method, detail=exc.reason)
+
+
+def _status_of(response: bytes) -> int:
+    """Status code of a response we built (`SIP/2.0 NNN …`)."""
+    return int(response[8:11])
+

@@ -1,0 +1,80 @@
+"""What the registrar needs to know about devices, lines and grants.
+
+The registrar never queries a database on the SIP hot path: the node keeps a
+`Directory` snapshot in memory, refreshed when the store announces a change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """A device as the registrar sees it."""
+
+    name: str
+    """Device name: `SEP<MAC>` for desk phones, `CSF…`/`BOT…`/`TCT…`/`TAB…` for soft clients."""
+    lines: tuple[str, ...]
+    """Directory numbers on the device, in button order (To user of a REGISTER)."""
+    oauth: bool
+    """The device's security profile enables OAuth (R9: Encrypted + TLS + OAuth)."""
+    owner: str | None = None
+    """End user owning the device; soft-client tokens are issued to this user."""
+
+
+class Directory(Protocol):
+    """Read-only view of configuration the registrar consults (all O(1))."""
+
+    @property
+    def oauth_mode(self) -> bool:
+        """Cluster-wide SIP OAuth mode flag (R7: `utils sipOAuth-mode enable`)."""
+        ...
+
+    def device(self, name: str) -> DeviceInfo | None:
+        """The device called `name`, or None."""
+        ...
+
+    def line_known(self, dn: str) -> bool:
+        """Whether any device carries directory number `dn`."""
+        ...
+
+    def grant_revoked(self, sid: str) -> bool:
+        """Whether the grant (token `sid`) has been revoked."""
+        ...
+
+
+@dataclass(slots=True)
+class DirectorySnapshot:
+    """An in-memory `Directory`, rebuilt from the store when it changes."""
+
+    oauth_mode: bool = False
+    devices: dict[str, DeviceInfo] = field(default_factory=dict)
+    revoked: set[str] = field(default_factory=set)
+    _lines: set[str] = field(default_factory=set)
+
+    @classmethod
+    def build(
+        cls, *, oauth_mode: bool, devices: Iterable[DeviceInfo], revoked: Iterable[str] = ()
+    ) -> DirectorySnapshot:
+        """A snapshot of these devices and revoked grants."""
+        snap = cls(oauth_mode=oauth_mode, revoked=set(revoked))
+        for dev in devices:
+            snap.put(dev)
+        return snap
+
+    def put(self, dev: DeviceInfo) -> None:
+        """Add or replace one device."""
+        self.devices[dev.name] = dev
+        self._lines.update(dev.lines)
+
+    def device(self, name: str) -> DeviceInfo | None:
+        return self.devices.get(name)
+
+    def line_known(self, dn: str) -> bool:
+        return dn in self._lines
+
+    def grant_revoked(self, sid: str) -> bool:
+        return sid in self.revoked

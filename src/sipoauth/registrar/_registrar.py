@@ -1,0 +1,370 @@
+"""REGISTER processing, RFC 3261 §10.3, with the SIP OAuth bearer check (RFC 8898).
+
+Theory of operation: `Registrar.register` walks the steps of RFC 3261 §10.3 in
+order and returns at the first one that fails:
+
+  0. SIP OAuth prerequisites that need no credentials (R7, R5): the cluster
+     mode is on and the request came over the right port for its path —
+     direct registrations on the SIP Phone OAuth Port, edge ones (with a Path)
+     on the SIP MRA Port. Otherwise 403 + Retry-After + Warning 399.
+  1. Request-URI domain (step 1): 404 when this registrar does not serve it.
+  2. Require (step 2) is checked earlier, by the UAS core (RFC 3261 §8.2.2.3).
+  3. Authentication (step 3): a Bearer token (both forms), verified and not
+     revoked — otherwise a challenge (401/407), with `error="invalid_token"`
+     when a token was presented.
+  4. Authorization (step 4): the token's scope allows registration (403
+     insufficient_scope); the device named in the Contact exists and has an
+     OAuth profile (403 prerequisite); the token belongs to that device or to
+     its owner (403).
+  5. Address-of-record from To (step 5): 404 unknown, 403 not a line of the device.
+  6. Contact rules (step 6): `*` only alone and with Expires: 0 (400).
+  7. Per contact (step 7): expiry from the parameter, the Expires header or the
+     server interval; 423 + Min-Expires when too short; Call-ID/CSeq ordering
+     (500 on an old CSeq). Changes are staged, then applied all together (step
+     8): nothing is applied when a later contact fails.
+  8. 200 listing every binding of the AOR with its remaining time, and Date.
+
+Devices are identified by the Contact's `+u.sip!devicename.ccm.cisco.com`
+parameter (what deployed clients send) and keyed per `+sip.instance`.
+The only clock is the `now` argument.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sipoauth.oauth import AccessClaims, AccessTokenVerifier, InvalidToken
+from sipoauth.sip import Contact, Request, build_response
+
+from ._bearer import challenge, find_bearer
+from ._bindings import Binding, BindingChange, BindingKey, BindingTable
+from ._directory import DeviceInfo, Directory
+from ._settings import RegistrarSettings
+
+DEVICE_NAME_PARAM = "+u.sip!devicename.ccm.cisco.com"
+INSTANCE_PARAM = "+sip.instance"
+PORT_MISMATCH_WARNING = "SIP OAuth Registration port Mismatch"
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """The connection a request arrived on (RFC 5626 §5.2 "flow")."""
+
+    id: str
+    """Unique id of the connection within this node."""
+    via_edge: bool = False
+    """Arrived on the SIP Mobile and Remote Access Port, over mTLS from a configured edge."""
+    edge: str | None = None
+    """Address of the edge entry that matched the client certificate."""
+    remote: str = ""
+    """Peer address, `ip:port`, for logs."""
+    transport: str = "tls"
+
+
+@dataclass(slots=True)
+class RegisterOutcome:
+    """What one REGISTER produced."""
+
+    status: int
+    response: bytes
+    changes: list[BindingChange]
+    """Binding changes to mirror to the store (empty unless status is 200)."""
+    device: str | None = None
+    jti: str | None = None
+    """The accepted token's id, for logs (never the token itself)."""
+    detail: str = ""
+    """Why the request was refused, for logs."""
+
+
+class _Refusal(Exception):
+    """Internal: stop processing and answer with this response."""
+
+    def __init__(
+        self, status: int, reason: str, headers: Sequence[tuple[str, str]] = (), detail: str = ""
+    ) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.headers = tuple(headers)
+        self.detail = detail or reason
+
+
+class _DateCache:
+    """RFC 3261 §20.17 Date header text, recomputed at most once per second."""
+
+    __slots__ = ("_second", "_text")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._text = ""
+
+    def __call__(self, now: float) -> str:
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._text = email.utils.formatdate(second, usegmt=True)
+        return self._text
+
+
+class Registrar:
+    """A sans-IO SIP registrar with the SIP OAuth token check."""
+
+    def __init__(
+        self,
+        settings: RegistrarSettings,
+        directory: Directory,
+        verifier: AccessTokenVerifier,
+        *,
+        tag_factory: Callable[[], str],
+        table: BindingTable | None = None,
+    ) -> None:
+        self.settings = settings
+        self.directory = directory
+        self.verifier = verifier
+        self.table = table if table is not None else BindingTable()
+        self._tag = tag_factory
+        self._date = _DateCache()
+        self._prereq_headers = (
+            ("Retry-After", str(settings.retry_after)),
+            ("Warning", f'399 {settings.host} "{PORT_MISMATCH_WARNING}"'),
+        )
+
+    # -- public -------------------------------------------------------------------
+
+    def register(self, request: Request, flow: Flow, now: float) -> RegisterOutcome:
+        """Process one REGISTER (already parsed, validated and through the UAS checks)."""
+        try:
+            return self._register(request, flow, now)
+        except _Refusal as refusal:
+            response = build_response(
+                request,
+                refusal.status,
+                refusal.reason,
+                headers=refusal.headers,
+                to_tag=self._tag(),
+            )
+            return RegisterOutcome(refusal.status, response, [], detail=refusal.detail)
+
+    def drop_grant(self, sid: str) -> list[BindingChange]:
+        """Remove every binding registered with grant `sid` (revocation is immediate)."""
+        keys = self.table.keys_for_sid(sid)
+        return [BindingChange(key, None) for key in keys if self.table.remove(key) is not None]
+
+    def drop_device(self, device: str) -> list[BindingChange]:
+        """Remove every binding of `device` (device deleted, reset or profile changed)."""
+        keys = [b.key for b in self.table if b.device == device]
+        return [BindingChange(key, None) for key in keys if self.table.remove(key) is not None]
+
+    def expire(self, now: float) -> list[BindingChange]:
+        """Remove bindings whose time is up (RFC 3261 §10.3: bindings expire on time)."""
+        return [BindingChange(b.key, None) for b in self.table.expire(now)]
+
+    # -- steps ----------------------------------------------------------------------
+
+    def _prerequisite(self, detail: str) -> _Refusal:
+        return _Refusal(403, "Forbidden", self._prereq_headers, detail)
+
+    def _register(self, req: Request, flow: Flow, now: float) -> RegisterOutcome:
+        s = self.settings
+        directory = self.directory
+
+        # Step 0: prerequisites needing no credentials (R7; R5 ports).
+        if not directory.oauth_mode:
+            raise self._prerequisite("SIP OAuth mode is disabled")
+        has_path = req.get("path") is not None
+        if flow.via_edge and not has_path:
+            raise self._prerequisite("direct registration on the SIP MRA port")
+        if not flow.via_edge and has_path:
+            raise self._prerequisite("edge registration on the SIP Phone OAuth port")
+
+        # Step 1: Request-URI domain.
+        ruri = req.request_uri
+        if s.domains and ruri.host not in s.domains:  # type: ignore[union-attr]
+            raise _Refusal(404, "Domain Not Served")
+
+        # Step 3: authentication.
+        presented = find_bearer(req)
+        proxy = presented.proxy_form if presented else s.challenge_style == "proxy"
+        if presented is None:
+            status, reason, header = challenge(s, proxy=proxy)
+            raise _Refusal(status, reason, (header,), "no bearer credentials")
+        try:
+            claims = self.verifier.verify(presented.token, now)
+        except InvalidToken as exc:
+            status, reason, header = challenge(
+                s, proxy=proxy, error="invalid_token", description=exc.description
+            )
+            raise _Refusal(status, reason, (header,), exc.description) from None
+        if directory.grant_revoked(claims.sid):
+            status, reason, header = challenge(
+                s, proxy=proxy, error="invalid_token", description="token revoked"
+            )
+            raise _Refusal(status, reason, (header,), f"grant revoked (jti {claims.jti})")
+
+        # Step 4: authorization.
+        if s.oauth_scope not in claims.scope:
+            status, reason, header = challenge(
+                s, proxy=proxy, error="insufficient_scope", scope=s.oauth_scope
+            )
+            raise _Refusal(status, reason, (header,), "token scope does not allow registration")
+        contacts = req.contacts
+        device = self._device(contacts, claims)
+        if device is None:
+            raise self._prerequisite("device unknown")
+        if not device.oauth:
+            raise self._prerequisite(f"device {device.name} has no OAuth security profile")
+        if claims.subject != device.name and claims.subject != device.owner:
+            raise _Refusal(403, "Forbidden", (), f"token is not valid for device {device.name}")
+
+        # Step 5: address-of-record from To.
+        to_uri = req.to.uri
+        line = to_uri.user or ""
+        if s.domains and to_uri.host not in s.domains:
+            raise _Refusal(404, "Not Found", (), "To domain not served")
+        if line not in device.lines:
+            if directory.line_known(line):
+                raise _Refusal(403, "Forbidden", (), f"line {line} is not on {device.name}")
+            raise _Refusal(404, "Not Found", (), f"no line {line}")
+        aor = to_uri.aor()
+
+        # Steps 6-8.
+        changes = self._update(req, flow, now, aor, device, claims, contacts)
+        return self._ok(req, now, aor, changes, device, claims)
+
+    def _device(self, contacts: Sequence[Contact], claims: AccessClaims) -> DeviceInfo | None:
+        """The device named by the Contacts (all must agree), else the token's subject."""
+        name: str | None = None
+        for contact in contacts:
+            if contact.is_star:
+                continue
+            named = contact.param_unquoted(DEVICE_NAME_PARAM)
+            if named is None:
+                continue
+            if name is not None and named != name:
+                raise _Refusal(400, "Bad Request", (), "Contacts name different devices")
+            name = named
+        return self.directory.device(name if name is not None else claims.subject)
+
+    def _update(
+        self,
+        req: Request,
+        flow: Flow,
+        now: float,
+        aor: str,
+        device: DeviceInfo,
+        claims: AccessClaims,
+        contacts: Sequence[Contact],
+    ) -> list[BindingChange]:
+        s = self.settings
+        table = self.table
+        call_id = req.call_id
+        cseq = req.cseq.seq
+        header_expires = req.expires
+        current = table.lookup(aor)
+
+        # Step 6: wildcard (RFC 3261 §10.3 step 6).
+        if any(c.is_star for c in contacts):
+            if len(contacts) != 1 or header_expires != 0:
+                raise _Refusal(400, "Bad Request", (), "Contact * needs Expires: 0 and no other")
+            removals: list[BindingChange] = []
+            for binding in list(current.values()):
+                # Only this device's bindings: a shared line's other devices keep theirs.
+                if binding.device != device.name:
+                    continue
+                if binding.call_id == call_id and binding.cseq >= cseq:
+                    raise _Refusal(500, "Server Internal Error", (), "CSeq out of order")
+                removals.append(BindingChange(binding.key, None))
+            for change in removals:
+                table.remove(change.key)
+            return removals
+
+        # Step 7: stage every contact's change before touching the table.
+        staged: dict[BindingKey, BindingChange] = {}
+        path = tuple(req.get_all("path")) if flow.via_edge else ()
+        for contact in contacts:
+            requested = contact.expires if contact.expires is not None else header_expires
+            if requested is None:
+                requested = s.interval
+            instance = contact.param_unquoted(INSTANCE_PARAM) or str(contact.uri)
+            key = (aor, instance)
+            existing = current.get(instance)
+            if existing is not None and existing.call_id == call_id and existing.cseq >= cseq:
+                raise _Refusal(500, "Server Internal Error", (), "CSeq out of order")
+            if requested == 0:
+                if existing is not None:
+                    staged[key] = BindingChange(key, None)
+                continue
+            if requested < s.min_expires:
+                raise _Refusal(
+                    423, "Interval Too Brief", (("Min-Expires", str(s.min_expires)),)
+                )
+            granted = min(requested, s.interval)
+            binding = Binding(
+                aor=aor,
+                instance=instance,
+                contact=_contact_text(contact),
+                device=device.name,
+                expires_at=now + granted,
+                call_id=call_id,
+                cseq=cseq,
+                flow=flow.id,
+                path=path,
+                sid=claims.sid,
+                via_edge=flow.via_edge,
+            )
+            staged[key] = BindingChange(key, binding)
+
+        after = len(current) + sum(
+            (c.binding is not None) - (c.key[1] in current) for c in staged.values()
+        )
+        if after > s.max_bindings_per_aor:
+            raise _Refusal(403, "Too Many Bindings", (), f"more than {s.max_bindings_per_aor}")
+
+        # Step 8: apply all of them (nothing above has modified the table).
+        changes = list(staged.values())
+        for change in changes:
+            if change.binding is None:
+                table.remove(change.key)
+            else:
+                table.put(change.binding)
+        return changes
+
+    def _ok(
+        self,
+        req: Request,
+        now: float,
+        aor: str,
+        changes: list[BindingChange],
+        device: DeviceInfo,
+        claims: AccessClaims,
+    ) -> RegisterOutcome:
+        headers: list[tuple[str, str]] = []
+        granted: int | None = None
+        for binding in self.table.lookup(aor).values():
+            remaining = max(0, round(binding.expires_at - now))
+            headers.append(("Contact", f"{binding.contact};expires={remaining}"))
+        for change in changes:
+            if change.binding is not None:
+                granted = round(change.binding.expires_at - now)
+                break
+        if granted is not None:
+            headers.append(("Expires", str(granted)))
+        # RFC 3327 §5.3: echo Path when the UA said it supports it.
+        if "path" in req.supported:
+            headers.extend(("Path", value) for value in req.get_all("path"))
+        headers.append(("Date", self._date(now)))
+        response = build_response(req, 200, "OK", headers=headers, to_tag=self._tag())
+        return RegisterOutcome(200, response, changes, device=device.name, jti=claims.jti)
+
+
+def _contact_text(contact: Contact) -> str:
+    """The Contact to list in a 200: the URI in <> and its parameters but `expires`."""
+    params = "".join(
+        f";{name}" if value is None else f";{name}={value}"
+        for name, value in contact.params.items()
+        if name != "expires"
+    )
+    return f"<{contact.uri}>{params}"
+

@@ -1,0 +1,130 @@
+"""A SIP-over-TLS device simulator: registers like a deployed phone or soft client.
+
+Used by the loopback tests and the benchmark, and by engineers to try a node
+by hand. It speaks the wire forms of REFERENCE-BEHAVIOUR.md: a first REGISTER
+without credentials, then with `Proxy-Authorization: Bearer token="…"` or the
+RFC 8898 `Authorization: Bearer …`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import ssl
+import uuid
+from dataclasses import dataclass, field
+
+from sipoauth.sip import FramedMessage, KeepAlivePing, Response, StreamFramer, parse_message
+
+
+@dataclass(slots=True)
+class PhoneIdentity:
+    """Who the simulated device is."""
+
+    device: str
+    """Device name (`SEP<MAC>`, `CSF<user>` …)."""
+    line: str
+    """Directory number registered (the To user)."""
+    domain: str = "localhost"
+    model: str = "8851"
+    instance: str = field(default_factory=lambda: f"urn:uuid:{uuid.uuid4()}")
+    local: str = "192.0.2.10:5061"
+
+
+class SipTlsClient:
+    """One TLS connection to a node; sends requests and reads the responses."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._framer = StreamFramer()
+        self._branches = itertools.count(1)
+        self.pongs = 0
+
+    @classmethod
+    async def connect(
+        cls, host: str, port: int, context: ssl.SSLContext, *, server_hostname: str | None = None
+    ) -> SipTlsClient:
+        reader, writer = await asyncio.open_connection(
+            host, port, ssl=context, server_hostname=server_hostname or host
+        )
+        return cls(reader, writer)
+
+    async def send(self, data: bytes) -> None:
+        self._writer.write(data)
+        await self._writer.drain()
+
+    async def receive(self, timeout: float = 10.0) -> Response:
+        """The next response on the connection (keep-alive pongs are counted, skipped)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                event = self._framer.next_event()
+                if isinstance(event, FramedMessage):
+                    message = parse_message(event.data)
+                    if isinstance(message, Response):
+                        return message
+                    continue
+                if isinstance(event, KeepAlivePing):
+                    self.pongs += 1
+                    continue
+                if event is not None:
+                    raise ConnectionError(f"bad framing from server: {event}")
+                data = await self._reader.read(65536)
+                if not data:
+                    raise ConnectionError("connection closed by the server")
+                self._framer.receive_data(data)
+
+    async def request(self, data: bytes, timeout: float = 10.0) -> Response:
+        await self.send(data)
+        return await self.receive(timeout)
+
+    def next_branch(self) -> str:
+        return f"z9hG4bK-sim-{next(self._branches)}"
+
+    async def close(self) -> None:
+        self._writer.close()
+        try:
+            await self._writer.wait_closed()
+        except (ConnectionError, ssl.SSLError):
+            pass
+
+
+def register_request(
+    ident: PhoneIdentity,
+    *,
+    call_id: str,
+    cseq: int,
+    branch: str,
+    token: str | None = None,
+    proxy_form: bool = True,
+    expires: int = 3600,
+    extra: tuple[str, ...] = (),
+) -> bytes:
+    """A REGISTER as deployed clients send it (REFERENCE-BEHAVIOUR "on the wire")."""
+    aor = f"sip:{ident.line}@{ident.domain}"
+    contact = (
+        f"<sip:{ident.line}@{ident.local};transport=tls>"
+        f';+sip.instance="<{ident.instance}>"'
+        f';+u.sip!devicename.ccm.cisco.com="{ident.device}"'
+        f';+u.sip!model.ccm.cisco.com="{ident.model}"'
+    )
+    lines = [
+        f"REGISTER sip:{ident.domain} SIP/2.0",
+        f"Via: SIP/2.0/TLS {ident.local};branch={branch};rport",
+        "Max-Forwards: 70",
+        f"From: <{aor}>;tag={call_id[:8]}",
+        f"To: <{aor}>",
+        f"Call-ID: {call_id}",
+        f"CSeq: {cseq} REGISTER",
+        f"Contact: {contact}",
+        f"Expires: {expires}",
+        "User-Agent: sipoauth-sim/0.1",
+        *extra,
+    ]
+    if token is not None:
+        if proxy_form:
+            lines.append(f'Proxy-Authorization: Bearer token="{token}"')
+        else:
+            lines.append(f"Authorization: Bearer {token}")
+    lines.append("Content-Length: 0")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()

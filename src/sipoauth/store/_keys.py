@@ -1,0 +1,119 @@
+"""Cluster keys for access tokens: authz signing and authz encryption."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from . import _models as m
+from ._base import Repository
+from ._types import KeyPurpose
+
+__all__ = ["Key", "KeyRecord", "KeysRepository"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Key:
+    """A key to store. ``material`` never appears in ``repr`` (STYLE 10)."""
+
+    kid: str
+    """Key id, as in the JWK / JOSE header ``kid``."""
+    purpose: KeyPurpose
+    alg: str
+    """JOSE algorithm, e.g. ``ES256`` or ``ECDH-ES+A256KW``."""
+    material: str = field(repr=False)
+    """The private key, PEM or base64 text."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyRecord(Key):
+    """A stored key."""
+
+    created_at: datetime
+    active: bool
+    """Active keys sign/encrypt new tokens; inactive ones are kept so tokens
+    issued before a rotation stay verifiable until they expire."""
+
+
+def _record(row: m.Key) -> KeyRecord:
+    return KeyRecord(
+        kid=row.kid,
+        purpose=row.purpose,
+        alg=row.alg,
+        material=row.material,
+        created_at=row.created_at,
+        active=row.active,
+    )
+
+
+class KeysRepository(Repository):
+    """``store.keys``."""
+
+    __slots__ = ()
+
+    async def add(self, key: Key, *, active: bool = True) -> KeyRecord:
+        """Store a new key (AlreadyExists when the ``kid`` is taken)."""
+        row = m.Key(
+            kid=key.kid,
+            purpose=key.purpose,
+            alg=key.alg,
+            material=key.material,
+            created_at=self._now(),
+            active=active,
+        )
+        async with self._write() as session:
+            session.add(row)
+            await session.flush()
+            return _record(row)
+
+    async def get(self, kid: str) -> KeyRecord | None:
+        """The key with that id, active or not."""
+        async with self._read() as session:
+            row = await session.get(m.Key, kid)
+            return None if row is None else _record(row)
+
+    async def active(self, purpose: KeyPurpose) -> list[KeyRecord]:
+        """Active keys of ``purpose``, newest first."""
+        query = (
+            select(m.Key)
+            .where(m.Key.purpose == purpose, m.Key.active.is_(True))
+            .order_by(m.Key.created_at.desc(), m.Key.kid)
+        )
+        async with self._read() as session:
+            return [_record(row) for row in await session.scalars(query)]
+
+    async def list(self, purpose: KeyPurpose | None = None) -> list[KeyRecord]:
+        """All keys (of ``purpose``), newest first."""
+        query = select(m.Key).order_by(m.Key.created_at.desc(), m.Key.kid)
+        if purpose is not None:
+            query = query.where(m.Key.purpose == purpose)
+        async with self._read() as session:
+            return [_record(row) for row in await session.scalars(query)]
+
+    async def replace(self, purpose: KeyPurpose, new: Key) -> KeyRecord:
+        """Rotate: deactivate every key of ``purpose`` and add ``new``, atomically."""
+        if new.purpose != purpose:
+            raise ValueError(f"key {new.kid!r} is for {new.purpose!r}, not {purpose!r}")
+        row = m.Key(
+            kid=new.kid,
+            purpose=new.purpose,
+            alg=new.alg,
+            material=new.material,
+            created_at=self._now(),
+            active=True,
+        )
+        async with self._write() as session:
+            await session.execute(
+                update(m.Key).where(m.Key.purpose == purpose).values(active=False)
+            )
+            session.add(row)
+            await session.flush()
+            return _record(row)
+
+    async def deactivate(self, kid: str) -> bool:
+        """Stop using a key for new tokens; False when there is no such key."""
+        stmt = update(m.Key).where(m.Key.kid == kid).values(active=False).returning(m.Key.kid)
+        async with self._write() as session:
+            return (await session.execute(stmt)).first() is not None

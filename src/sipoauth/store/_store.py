@@ -1,0 +1,218 @@
+"""The Store: one per process, owning the engine, the repositories and notifications."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Literal, cast
+
+from sqlalchemy import exc
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from . import _migrate
+from ._admins import AdminsRepository
+from ._base import Clock, StoreContext
+from ._certs import TrustedCertsRepository
+from ._devices import DevicesRepository
+from ._edges import EdgesRepository
+from ._errors import translate
+from ._grants import GrantsRepository
+from ._keys import KeysRepository
+from ._nodes import NodesRepository
+from ._notify import LogNotifier, Notifier, PgNotifier, Subscription, check_notification
+from ._profiles import ProfilesRepository
+from ._registrations import RegistrationsRepository
+from ._settings import SettingsRepository
+from ._urls import WRITE_OPTION, make_async_engine, normalise_url
+
+__all__ = ["Store", "StoreOptions"]
+
+Dialect = Literal["sqlite", "postgresql"]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreOptions:
+    """Tunables of a Store, with safe defaults."""
+
+    busy_timeout: float = 5.0
+    """SQLite: seconds a statement waits for another process's write lock."""
+    poll_interval: float = 1.0
+    """SQLite: seconds between reads of ``change_log`` by listeners."""
+    change_log_retention: timedelta = timedelta(minutes=10)
+    """SQLite: notifications older than this are deleted (a listener stalled
+    longer than this misses them)."""
+    change_log_trim_interval: float = 60.0
+    """SQLite: seconds between two trims of ``change_log`` by ``notify``."""
+
+
+class Store:
+    """The database of a node: repositories, migrations and change notifications.
+
+    Open with ``await Store.open(url)``; run ``await store.migrate()`` once at
+    start; ``await store.close()`` at the end (or ``async with``). Repository
+    methods each run their own short transaction and return frozen records.
+    """
+
+    settings: SettingsRepository
+    """Cluster-wide parameters."""
+    nodes: NodesRepository
+    """Nodes of the cluster and their ports."""
+    keys: KeysRepository
+    """Token signing / encryption keys."""
+    admins: AdminsRepository
+    """Administrator accounts."""
+    profiles: ProfilesRepository
+    """Phone security profiles."""
+    devices: DevicesRepository
+    """Devices and their lines."""
+    edges: EdgesRepository
+    """Edge proxy entries."""
+    grants: GrantsRepository
+    """OAuth grants and revocations."""
+    trusted_certs: TrustedCertsRepository
+    """Trust stores."""
+    registrations: RegistrationsRepository
+    """Mirror of the nodes' registrations."""
+
+    def __init__(
+        self, url: URL, engine: AsyncEngine, *, clock: Clock, options: StoreOptions
+    ) -> None:
+        """Use :meth:`open`."""
+        self._url = url
+        self._engine = engine
+        self._options = options
+        dialect = cast(Dialect, engine.dialect.name)
+        self._dialect: Dialect = dialect
+        ctx = StoreContext(
+            read=async_sessionmaker(engine, expire_on_commit=False),
+            write=async_sessionmaker(
+                engine.execution_options(**{WRITE_OPTION: True}),
+                class_=AsyncSession,
+                expire_on_commit=False,
+            ),
+            clock=clock,
+            dialect=dialect,
+        )
+        self.settings = SettingsRepository(ctx)
+        self.nodes = NodesRepository(ctx)
+        self.keys = KeysRepository(ctx)
+        self.admins = AdminsRepository(ctx)
+        self.profiles = ProfilesRepository(ctx)
+        self.devices = DevicesRepository(ctx)
+        self.edges = EdgesRepository(ctx)
+        self.grants = GrantsRepository(ctx)
+        self.trusted_certs = TrustedCertsRepository(ctx)
+        self.registrations = RegistrationsRepository(ctx)
+        self._notifier: Notifier
+        if dialect == "postgresql":
+            conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self._notifier = PgNotifier(engine, conninfo)
+        else:
+            self._notifier = LogNotifier(
+                ctx,
+                poll_interval=options.poll_interval,
+                retention=options.change_log_retention,
+                trim_interval=options.change_log_trim_interval,
+            )
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        url: str | URL,
+        *,
+        clock: Clock | None = None,
+        options: StoreOptions | None = None,
+    ) -> Store:
+        """Create the engine for ``url`` (see :func:`normalise_url`).
+
+        Does not connect yet: the first query (usually :meth:`migrate`) does.
+        ``clock`` gives aware UTC times for ``created_at`` / ``updated_at``.
+        """
+        options = options or StoreOptions()
+        parsed = normalise_url(url)
+        engine = make_async_engine(parsed, busy_timeout_ms=int(options.busy_timeout * 1000))
+        return cls(parsed, engine, clock=clock or _utc_now, options=options)
+
+    @property
+    def url(self) -> str:
+        """The normalised database URL, password masked (safe to log)."""
+        return self._url.render_as_string(hide_password=True)
+
+    @property
+    def dialect(self) -> Dialect:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._dialect
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The async engine, for what the repositories do not cover."""
+        return self._engine
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest revision (Alembic ``upgrade head``).
+
+        Idempotent, and safe when several nodes start at once (see ``_migrate``).
+        """
+        busy_ms = int(self._options.busy_timeout * 1000)
+        try:
+            await asyncio.to_thread(_migrate.upgrade, self._url, busy_timeout_ms=busy_ms)
+        except exc.DBAPIError as error:
+            raise translate(error) from error
+
+    async def revision(self) -> str | None:
+        """The revision the database is at; None when it was never migrated."""
+        async with self._engine.connect() as connection:
+            return await connection.run_sync(_migrate.current_revision)
+
+    async def notify(self, channel: str, payload: str = "") -> None:
+        """Tell every listener of ``channel`` (in every process) ``payload``.
+
+        Channels match ``[A-Za-z_][A-Za-z0-9_.:-]{0,62}``; payloads are at
+        most 7999 bytes of UTF-8. Sent when this returns (its own transaction).
+        """
+        check_notification(channel, payload)
+        try:
+            await self._notifier.notify(channel, payload)
+        except exc.DBAPIError as error:
+            raise translate(error) from error
+
+    def listen(self, channel: str) -> Subscription:
+        """Payloads sent on ``channel`` from now on, once each, in order.
+
+        ``async with store.listen("devices") as changes: async for p in changes``
+        — entering waits until the subscription is in place. Plain iteration
+        subscribes on the first ``__anext__``.
+        """
+        return self._notifier.listen(channel)
+
+    async def close(self) -> None:
+        """End subscriptions and release every connection. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._notifier.close()
+        finally:
+            await self._engine.dispose()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<Store {self.url}>"

@@ -1,0 +1,86 @@
+"""Value types shared by the models and the records: enumerations and UTC times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeAlias, get_args
+
+from sqlalchemy import DateTime
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "DEVICE_TYPES",
+    "KEY_PURPOSES",
+    "NODE_ROLES",
+    "REGISTRATION_TRANSPORTS",
+    "SECURITY_MODES",
+    "TRANSPORTS",
+    "DeviceType",
+    "JsonValue",
+    "KeyPurpose",
+    "NodeRole",
+    "RegistrationTransport",
+    "SecurityMode",
+    "Transport",
+    "UtcDateTime",
+]
+
+NodeRole: TypeAlias = Literal["publisher", "subscriber"]
+"""A node of the cluster: one publisher, any number of subscribers."""
+
+KeyPurpose: TypeAlias = Literal["authz-signing", "authz-encryption"]
+"""What a cluster key is for (DESIGN "Tokens": nested JWS-in-JWE)."""
+
+SecurityMode: TypeAlias = Literal["non-secure", "authenticated", "encrypted"]
+"""Device Security Mode of a phone security profile (R9)."""
+
+Transport: TypeAlias = Literal["TCP", "UDP", "TCP+UDP", "TLS"]
+"""Transport Type of a phone security profile (R9)."""
+
+DeviceType: TypeAlias = Literal["desk", "soft"]
+"""Desk phones onboard with activation codes, soft clients sign in (R1.2)."""
+
+RegistrationTransport: TypeAlias = Literal["UDP", "TCP", "TLS", "WS", "WSS"]
+"""Transport of a registered contact (the Via of the REGISTER)."""
+
+JsonValue: TypeAlias = "dict[str, JsonValue] | list[JsonValue] | str | int | float | bool | None"
+"""A value stored in a JSON column (cluster settings)."""
+
+NODE_ROLES: tuple[str, ...] = get_args(NodeRole)
+KEY_PURPOSES: tuple[str, ...] = get_args(KeyPurpose)
+SECURITY_MODES: tuple[str, ...] = get_args(SecurityMode)
+TRANSPORTS: tuple[str, ...] = get_args(Transport)
+DEVICE_TYPES: tuple[str, ...] = get_args(DeviceType)
+REGISTRATION_TRANSPORTS: tuple[str, ...] = get_args(RegistrationTransport)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that only takes and always gives aware UTC times.
+
+    SQLite has no time zone support: values are stored there as naive UTC
+    text in one fixed format (so comparisons in SQL order correctly) and given
+    back with ``tzinfo=UTC``. A naive datetime is refused rather than guessed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware (UTC) time")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):  # pragma: no cover - driver contract
+            raise TypeError(f"unexpected datetime value {value!r}")
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
