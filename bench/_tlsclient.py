@@ -115,4 +115,3 @@ async def connect(
 
 def status_of(response: bytes) -> int:
     return int(response[8:11])
-

@@ -70,16 +70,29 @@ async def prepare(data_dir: Path, devices: int, port: int, mra_port: int) -> Non
 
     store = await Store.open(database_url_for(data_dir))
     try:
-        await initialise(store, data_dir=data_dir, hostname="localhost", node_name="bench",
-                         admin_password="bench-password")
+        await initialise(
+            store,
+            data_dir=data_dir,
+            hostname="localhost",
+            node_name="bench",
+            admin_password="bench-password",
+        )
         row = await store.nodes.get("bench")
         assert row is not None
-        await store.nodes.upsert(NodeRow(name="bench", host="localhost", role="publisher",
-                                         oauth_port=port, mra_port=mra_port))
+        await store.nodes.upsert(
+            NodeRow(
+                name="bench", host="localhost", role="publisher", oauth_port=port, mra_port=mra_port
+            )
+        )
         await admin.set_sip_oauth_mode(store, node_name="bench", enabled=True)
         for i in range(devices):
-            await admin.add_device(store, name=device_name(i), model="8851",
-                                   lines=[line_of(i)], profile=admin.OAUTH_PROFILE)
+            await admin.add_device(
+                store,
+                name=device_name(i),
+                model="8851",
+                lines=[line_of(i)],
+                profile=admin.OAUTH_PROFILE,
+            )
     finally:
         await store.close()
 
@@ -92,8 +105,8 @@ def line_of(i: int) -> str:
     return str(100000 + i)
 
 
-def mint_tokens(data_dir: Path, first: int, count: int, per_device: int, devices: int) -> list[str]:
-    """Mint `count` tokens for devices starting at index `first` (cycling)."""
+def mint_tokens(data_dir: Path, first: int, count: int, devices: int) -> list[str]:
+    """Mint `count` tokens; token n is for device `first + n % devices`."""
 
     async def go() -> list[str]:
         from sipoauth.node import token_context
@@ -108,11 +121,20 @@ def mint_tokens(data_dir: Path, first: int, count: int, per_device: int, devices
         now = time.time()
         out = []
         for n in range(count):
-            i = (first + n) % devices
-            out.append(mint_access_token(
-                ctx.keys, issuer=ctx.issuer, audience=ctx.audience, subject=device_name(i),
-                client_id="bench-phone", scope="sip:register config:read",
-                sid=f"bench-{first + n}", now=now, lifetime=3600))
+            i = first + n % devices
+            out.append(
+                mint_access_token(
+                    ctx.keys,
+                    issuer=ctx.issuer,
+                    audience=ctx.audience,
+                    subject=device_name(i),
+                    client_id="bench-phone",
+                    scope="sip:register config:read",
+                    sid=f"bench-{first + n}",
+                    now=now,
+                    lifetime=3600,
+                )
+            )
         return out
 
     return asyncio.run(go())
@@ -147,7 +169,6 @@ def register_template(i: int) -> str:
 
 async def client_main(args: argparse.Namespace) -> None:
     from _tlsclient import connect, status_of
-
     from sipoauth.pki import client_ssl_context
 
     ca_pem = Path(args.ca).read_bytes()
@@ -158,7 +179,8 @@ async def client_main(args: argparse.Namespace) -> None:
     latencies: list[float] = []
     stats = {"ok": 0, "fail": 0, "other": {}}
     state = {"measuring": False, "stop": False}
-    token_iter = iter(tokens)
+    # Storm: token n belongs to device first + n % count (see mint_tokens).
+    work_iter = iter([(indices[n % len(indices)], token) for n, token in enumerate(tokens)])
 
     def note(status: int, started: float) -> None:
         if not state["measuring"]:
@@ -170,32 +192,53 @@ async def client_main(args: argparse.Namespace) -> None:
             stats["fail"] += 1
             stats["other"][str(status)] = stats["other"].get(str(status), 0) + 1
 
+    go = asyncio.Event()
+    registered = 0
+    all_registered = asyncio.Event()
+
     async def steady(i: int, token: str) -> None:
+        nonlocal registered
         conn = await connect("127.0.0.1", args.port, context, "localhost")
         call_id = f"bench-{i}-{random.getrandbits(32):x}"
         cseq = 1
         template = templates[i]
+        # First registration, then wait until every device is registered and the
+        # parent has read the server's memory.
+        request = template.format(
+            branch=f"{i}x0", call_id=call_id, cseq=cseq, token=token
+        ).encode()
+        if status_of(await conn.exchange(request)) != 200:
+            raise RuntimeError(f"device {i} failed to register")
+        cseq += 1
+        registered += 1
+        if registered == len(indices):
+            all_registered.set()
+        await go.wait()
         while not state["stop"]:
-            request = template.format(branch=f"{i}x{cseq}", call_id=call_id, cseq=cseq,
-                                      token=token).encode()
+            request = template.format(
+                branch=f"{i}x{cseq}", call_id=call_id, cseq=cseq, token=token
+            ).encode()
             started = time.perf_counter()
             response = await conn.exchange(request)
             note(status_of(response), started)
             cseq += 1
         conn.abort()
 
-    async def fresh(i: int) -> None:
+    async def fresh(worker: int) -> None:
         cseq = 1
-        template = templates[i]
         while not state["stop"]:
-            token = next(token_iter, None)
-            if token is None:
+            job = next(work_iter, None)
+            if job is None:
                 state["stop"] = True
                 break
+            i, token = job
+            template = templates[i]
             started = time.perf_counter()
             conn = await connect("127.0.0.1", args.port, context, "localhost")
-            request = template.format(branch=f"{i}y{cseq}", call_id=f"storm-{i}-{cseq}",
-                                      cseq=cseq, token=token).encode()
+            request = template.format(
+                branch=f"{worker}y{cseq}", call_id=f"storm-{worker}-{cseq}", cseq=cseq,
+                token=token,
+            ).encode()
             response = await conn.exchange(request)
             note(status_of(response), started)
             conn.abort()
@@ -204,12 +247,14 @@ async def client_main(args: argparse.Namespace) -> None:
     if args.fresh:
         print("ready", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-        tasks = [asyncio.create_task(fresh(i)) for i in indices[: args.concurrency]]
+        tasks = [asyncio.create_task(fresh(w)) for w in range(args.concurrency)]
     else:
         per_device = {i: tokens[n] for n, i in enumerate(indices)}
         tasks = [asyncio.create_task(steady(i, per_device[i])) for i in indices]
+        await all_registered.wait()
         print("ready", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        go.set()
     await asyncio.sleep(args.warmup)
     state["measuring"] = True
     t0 = time.perf_counter()
@@ -218,8 +263,18 @@ async def client_main(args: argparse.Namespace) -> None:
     elapsed = time.perf_counter() - t0
     state["stop"] = True
     await asyncio.gather(*tasks, return_exceptions=True)
-    print(json.dumps({"ok": stats["ok"], "fail": stats["fail"], "other": stats["other"],
-                      "elapsed": elapsed, "latencies": latencies}), flush=True)
+    print(
+        json.dumps(
+            {
+                "ok": stats["ok"],
+                "fail": stats["fail"],
+                "other": stats["other"],
+                "elapsed": elapsed,
+                "latencies": latencies,
+            }
+        ),
+        flush=True,
+    )
 
 
 # -- orchestration ----------------------------------------------------------------------
@@ -245,15 +300,16 @@ def _run_mode(args: argparse.Namespace, fresh: bool, work: Path) -> dict[str, fl
     port, mra_port = free_port(), free_port()
     asyncio.run(prepare(data_dir, args.devices, port, mra_port))
     clients = args.clients
-    share = [args.devices // clients + (1 if k < args.devices % clients else 0)
-             for k in range(clients)]
+    share = [
+        args.devices // clients + (1 if k < args.devices % clients else 0) for k in range(clients)
+    ]
     firsts = [sum(share[:k]) for k in range(clients)]
 
     # Tokens: one per device (steady), or a pool of never-seen ones (storm).
     token_files = []
     for k in range(clients):
         count = share[k] if not fresh else args.storm_tokens // clients
-        tokens = mint_tokens(data_dir, firsts[k], count, 1, args.devices)
+        tokens = mint_tokens(data_dir, firsts[k], count, share[k])
         path = work / f"tokens-{k}.json"
         path.write_text(json.dumps(tokens))
         token_files.append(path)
@@ -262,10 +318,26 @@ def _run_mode(args: argparse.Namespace, fresh: bool, work: Path) -> dict[str, fl
     out_path, err_path = work / "server.out", work / "server.err"
     with out_path.open("w") as out, err_path.open("w") as err:
         server = subprocess.Popen(
-            [sys.executable, "-m", "sipoauth", "--data-dir", str(data_dir), "--node", "bench",
-             "--hostname", "localhost", "serve", "--bind", "127.0.0.1", "--json",
-             "--log-level", "warning"],
-            stdout=out, stderr=err, env=env,
+            [
+                sys.executable,
+                "-m",
+                "sipoauth",
+                "--data-dir",
+                str(data_dir),
+                "--node",
+                "bench",
+                "--hostname",
+                "localhost",
+                "serve",
+                "--bind",
+                "127.0.0.1",
+                "--json",
+                "--log-level",
+                "warning",
+            ],
+            stdout=out,
+            stderr=err,
+            env=env,
         )
     try:
         deadline = time.time() + 60
@@ -277,21 +349,39 @@ def _run_mode(args: argparse.Namespace, fresh: bool, work: Path) -> dict[str, fl
         rss_base = proc_rss_kb(server.pid)
         procs = []
         for k in range(clients):
-            cmd = [sys.executable, __file__, "--client", "--port", str(port),
-                   "--ca", str(data_dir / "pki" / "ca.pem"), "--first", str(firsts[k]),
-                   "--count", str(share[k]), "--tokens", str(token_files[k]),
-                   "--seconds", str(args.seconds), "--warmup", str(args.warmup),
-                   "--concurrency", str(max(1, args.concurrency // clients))]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--client",
+                "--port",
+                str(port),
+                "--ca",
+                str(data_dir / "pki" / "ca.pem"),
+                "--first",
+                str(firsts[k]),
+                "--count",
+                str(share[k]),
+                "--tokens",
+                str(token_files[k]),
+                "--seconds",
+                str(args.seconds),
+                "--warmup",
+                str(args.warmup),
+                "--concurrency",
+                str(max(1, args.concurrency // clients)),
+            ]
             if fresh:
                 cmd.append("--fresh")
-            procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          text=True, env=env))
+            procs.append(
+                subprocess.Popen(
+                    cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+                )
+            )
         for p in procs:
             assert p.stdout is not None
             if p.stdout.readline().strip() != "ready":
                 raise RuntimeError("a client failed to start")
-        if not fresh:
-            time.sleep(1.0)  # every device has registered once; let RSS settle
+        time.sleep(2.5)  # every device has registered once (steady); let RSS settle
         rss_loaded = proc_rss_kb(server.pid)
         for p in procs:
             assert p.stdin is not None
@@ -318,7 +408,9 @@ def _run_mode(args: argparse.Namespace, fresh: bool, work: Path) -> dict[str, fl
     latencies = [x for r in results for x in r["latencies"]]
     cpu = cpu1 - cpu0
     registered = args.devices if not fresh else min(args.devices, ok)
-    rss_per_device = (max(rss_loaded, rss_end) - rss_base) / max(1, registered)
+    # Steady: memory with every device connected and registered, before the run.
+    # Storm: devices are registered (bindings) but their connections are closed.
+    rss_per_device = ((rss_loaded if not fresh else rss_end) - rss_base) / max(1, registered)
     figures = {
         "mode": "fresh" if fresh else "steady",
         "devices": args.devices,
@@ -329,6 +421,7 @@ def _run_mode(args: argparse.Namespace, fresh: bool, work: Path) -> dict[str, fl
         "register_per_cpu_s": ok / cpu if cpu > 0 else float("nan"),
         "rss_per_device_kb": rss_per_device,
         "server_rss_mb": rss_end / 1024,
+        "server_rss_base_mb": rss_base / 1024,
         "failures": fail,
     }
     others = {}
@@ -365,10 +458,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1, help="load-generator processes")
     parser.add_argument("--fresh", action="store_true", help="registration storm")
     parser.add_argument("--compare", action="store_true", help="steady and storm side by side")
-    parser.add_argument("--concurrency", type=int, default=64,
-                        help="storm: registrations in flight at once")
-    parser.add_argument("--storm-tokens", type=int, default=40000,
-                        help="storm: never-seen tokens minted beforehand")
+    parser.add_argument(
+        "--concurrency", type=int, default=64, help="storm: registrations in flight at once"
+    )
+    parser.add_argument(
+        "--storm-tokens", type=int, default=40000, help="storm: never-seen tokens minted beforehand"
+    )
     # client-process options (internal)
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -380,6 +475,7 @@ def main() -> None:
     if args.client:
         try:
             import uvloop
+
             uvloop.run(client_main(args))
         except ImportError:
             asyncio.run(client_main(args))
@@ -388,8 +484,7 @@ def main() -> None:
     rows = [run_mode(args, fresh) for fresh in modes]
     print_table(rows)
     for row in rows:
-        print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v)
-                          for k, v in row.items()}))
+        print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, Literal
 
 from sipoauth.store import Device, Line, SecurityProfile, SecurityProfileRecord, Store
 
@@ -86,7 +86,7 @@ async def ensure_default_profiles(store: Store) -> list[str]:
     return created
 
 
-def device_type_of(name: str) -> str:
+def device_type_of(name: str) -> Literal["desk", "soft"]:
     """`desk` or `soft`, from the device name; refuses names of neither form."""
     upper = name.upper()
     if _DESK_NAME.fullmatch(upper):

@@ -10,8 +10,10 @@ from sipoauth.store import Edge, Store
 
 from ._errors import Conflict, InvalidValue, NotFound
 
-_HOST = re.compile(r"(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
-                   r"[A-Za-z0-9_]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?")
+_HOST = re.compile(
+    r"(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z0-9_]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?"
+)
 _NAME = re.compile(r"(\*\.)?" + _HOST.pattern)
 
 

@@ -19,8 +19,7 @@ async def set_sip_oauth_mode(store: Store, *, node_name: str, enabled: bool) -> 
         raise NotFound(f"server {node_name!r} is not configured")
     if node.role != "publisher":
         raise NotPublisher(
-            "utils sipOAuth-mode can only be run on the publisher; "
-            f"{node_name} is a subscriber"
+            f"utils sipOAuth-mode can only be run on the publisher; {node_name} is a subscriber"
         )
     await store.settings.set(keys.SIP_OAUTH_MODE, enabled)
     names = []

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from sipoauth.store import JsonValue
+
 CLUSTER_ID: Final = "cluster.id"
 """Random id of the cluster; the access-token audience is derived from it."""
 ISSUER: Final = "cluster.issuer"
@@ -21,7 +23,7 @@ REGISTRATION_INTERVAL: Final = "service.registration_interval"
 CHALLENGE_STYLE: Final = "service.sip_challenge_style"
 """`rfc8898` (401 + WWW-Authenticate) or `proxy` (407 + Proxy-Authenticate)."""
 
-DEFAULTS: Final[dict[str, object]] = {
+DEFAULTS: Final[dict[str, JsonValue]] = {
     SIP_OAUTH_MODE: False,
     SIP_REALM: "ccmsipline",
     REGISTRATION_INTERVAL: 120,

@@ -21,8 +21,9 @@ utils_app = typer.Typer(help="Utilities, as on the reference command line.", no_
 mode_app = typer.Typer(help="SIP OAuth mode of the cluster (R7).", no_args_is_help=True)
 utils_app.add_typer(mode_app, name="sipOAuth-mode")
 devices_app = typer.Typer(help="Devices and their lines.", no_args_is_help=True)
-edges_app = typer.Typer(help="Edge (Expressway-C) entries allowed on the SIP MRA port (R6).",
-                        no_args_is_help=True)
+edges_app = typer.Typer(
+    help="Edge (Expressway-C) entries allowed on the SIP MRA port (R6).", no_args_is_help=True
+)
 registrations_app = typer.Typer(help="Registered devices.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON, for scripts.")]
@@ -87,7 +88,12 @@ def devices_add(
 
     async def action(store: Store) -> None:
         await admin.add_device(
-            store, name=name, model=model, lines=line, profile=profile, owner=owner,
+            store,
+            name=name,
+            model=model,
+            lines=line,
+            profile=profile,
+            owner=owner,
             description=description,
         )
 
@@ -104,15 +110,22 @@ def devices_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         rows = []
         for dev in await store.devices.list():
             prof = profiles.get(dev.profile_name)
-            rows.append({
-                "name": dev.name, "model": dev.model, "type": dev.device_type,
-                "lines": [ln.dn for ln in dev.lines], "profile": dev.profile_name,
-                "oauth": bool(prof and prof.oauth), "owner": dev.owner_user_id,
-            })
+            rows.append(
+                {
+                    "name": dev.name,
+                    "model": dev.model,
+                    "type": dev.device_type,
+                    "lines": [ln.dn for ln in dev.lines],
+                    "profile": dev.profile_name,
+                    "oauth": bool(prof and prof.oauth),
+                    "owner": dev.owner_user_id,
+                }
+            )
         return rows
 
-    emit_table(_admin_call(ctx, action), ["name", "model", "type", "lines", "oauth", "profile"],
-               as_json)
+    emit_table(
+        _admin_call(ctx, action), ["name", "model", "type", "lines", "oauth", "profile"], as_json
+    )
 
 
 @devices_app.command("delete")
@@ -134,9 +147,16 @@ def edges_add(
     domain: Annotated[str | None, typer.Option(help="The edge's domain, if different.")] = None,
 ) -> None:
     """Add an edge entry."""
-    _admin_call(ctx, lambda store: admin.add_edge(
-        store, address=address, x509_names=x509_name or (), description=description,
-        domain=domain))
+    _admin_call(
+        ctx,
+        lambda store: admin.add_edge(
+            store,
+            address=address,
+            x509_names=x509_name or (),
+            description=description,
+            domain=domain,
+        ),
+    )
     typer.echo(f"edge {address} added")
 
 
@@ -146,13 +166,18 @@ def edges_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
     async def action(store: Store) -> list[dict[str, Any]]:
         return [
-            {"address": e.address, "x509_names": list(e.x509_names), "domain": e.domain,
-             "description": e.description}
+            {
+                "address": e.address,
+                "x509_names": list(e.x509_names),
+                "domain": e.domain,
+                "description": e.description,
+            }
             for e in await store.edges.list()
         ]
 
-    emit_table(_admin_call(ctx, action), ["address", "x509_names", "domain", "description"],
-               as_json)
+    emit_table(
+        _admin_call(ctx, action), ["address", "x509_names", "domain", "description"], as_json
+    )
 
 
 @edges_app.command("delete")
@@ -172,8 +197,14 @@ def registrations_list(
 
     async def action(store: Store) -> list[dict[str, Any]]:
         return [
-            {"device": r.device_name, "aor": r.aor, "contact": r.contact, "node": r.node_name,
-             "path": list(r.path), "expires_at": r.expires_at.isoformat()}
+            {
+                "device": r.device_name,
+                "aor": r.aor,
+                "contact": r.contact,
+                "node": r.node_name,
+                "path": list(r.path),
+                "expires_at": r.expires_at.isoformat(),
+            }
             for r in await store.registrations.list(device_name=device)
         ]
 

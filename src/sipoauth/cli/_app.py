@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from sipoauth.node import default_data_dir, default_hostname
+from sipoauth.node import DEFAULT_DATA_DIR, default_hostname
 
 from ._admin import devices_app, edges_app, registrations_app, utils_app
 from ._context import make_context
 from ._serve import init_command, serve_command
+
+_DATA_DIR = Path(DEFAULT_DATA_DIR)
+_HOSTNAME = default_hostname()
 
 app = typer.Typer(
     name="sipoauth",
@@ -32,7 +36,7 @@ def root(
             envvar="SIPOAUTH_HOME",
             help="Data directory (keys, certificates, embedded database).",
         ),
-    ] = default_data_dir(),
+    ] = _DATA_DIR,
     database_url: Annotated[
         str | None,
         typer.Option(
@@ -48,10 +52,8 @@ def root(
     ] = None,
     hostname: Annotated[
         str,
-        typer.Option(
-            "--hostname", envvar="SIPOAUTH_HOSTNAME", help="Host name for certificates."
-        ),
-    ] = default_hostname(),
+        typer.Option("--hostname", envvar="SIPOAUTH_HOSTNAME", help="Host name for certificates."),
+    ] = _HOSTNAME,
 ) -> None:
     """SIP OAuth mode call-control node."""
     ctx.obj = make_context(data_dir, database_url, node, hostname)
@@ -67,4 +69,6 @@ app.add_typer(registrations_app, name="registrations")
 
 def main() -> None:
     """Console-script entry point."""
+    # Files this process creates (database, WAL, keys) are for its user only.
+    os.umask(0o077)
     app()

@@ -35,8 +35,10 @@ def make_context(
     data_dir: Path, database_url: str | None, node_name: str | None, hostname: str
 ) -> CliContext:
     data_dir = data_dir.expanduser()
-    url = database_url or os.environ.get("SIPOAUTH_DATABASE_URL") or database_url_for(
-        data_dir.resolve()
+    url = (
+        database_url
+        or os.environ.get("SIPOAUTH_DATABASE_URL")
+        or database_url_for(data_dir.resolve())
     )
     return CliContext(data_dir, url, node_name or hostname, hostname)
 

@@ -129,29 +129,48 @@ def _run(coro: object) -> None:
 async def _serve(
     cli: CliContext, config: NodeConfig, password_file: Path | None, as_json: bool
 ) -> None:
+    # Handle SIGINT/SIGTERM from the very start: a supervisor may stop the node as
+    # soon as it sees the listeners printed.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     report = await _initialise(cli, password_file)
     _print_report(report, as_json)
     node = await Node.open(config)
     try:
         listeners = await node.start()
         if as_json:
-            print(json.dumps({"node": config.node_name, "listeners": [
-                {"service": x.service, "name": x.name, "protocol": x.protocol,
-                 "host": x.host, "port": x.port} for x in listeners]}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "node": config.node_name,
+                        "listeners": [
+                            {
+                                "service": x.service,
+                                "name": x.name,
+                                "protocol": x.protocol,
+                                "host": x.host,
+                                "port": x.port,
+                            }
+                            for x in listeners
+                        ],
+                    }
+                ),
+                flush=True,
+            )
         else:
             mode = "enabled" if node.directory.oauth_mode else "disabled"
-            typer.echo(f"node {config.node_name} ({config.hostname}), database "
-                       f"{_redact(config.database_url)}, SIP OAuth mode {mode}")
+            typer.echo(
+                f"node {config.node_name} ({config.hostname}), database "
+                f"{_redact(config.database_url)}, SIP OAuth mode {mode}"
+            )
             for x in listeners:
                 typer.echo(f"  {x.service:<18} {x.name:<34} {x.protocol:<5} {x.host}:{x.port}")
             if not node.directory.oauth_mode:
                 typer.echo("  (enable with: sipoauth utils sipOAuth-mode enable)")
             typer.echo("Ctrl-C stops the node.")
             sys.stdout.flush()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         if not as_json:
             typer.echo("stopping")

@@ -1,19 +1,20 @@
 """The asyncio node process: listeners, services, write-behind of bindings."""
 
 from ._bootstrap import ADMIN_USER, InitReport, initialise, read_password_file
-from ._config import NodeConfig, default_data_dir, default_hostname
+from ._config import DEFAULT_DATA_DIR, NodeConfig, default_data_dir, default_hostname
 from ._flows import FlowTable
 from ._keys import TokenContext, load_keyring, token_context
 from ._node import Listener, Node
 
 __all__ = [
     "ADMIN_USER",
+    "DEFAULT_DATA_DIR",
     "FlowTable",
     "InitReport",
     "Listener",
     "Node",
-    "TokenContext",
     "NodeConfig",
+    "TokenContext",
     "default_data_dir",
     "default_hostname",
     "initialise",

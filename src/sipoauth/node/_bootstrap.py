@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from argon2 import PasswordHasher
 
@@ -18,7 +19,7 @@ from sipoauth.admin import _settings as keys_
 from sipoauth.admin import ensure_default_profiles
 from sipoauth.oauth import EncryptionKey, SigningKey
 from sipoauth.pki import NodePki, cert_to_pem, fingerprint_sha256
-from sipoauth.store import Key, Store, TrustedCert
+from sipoauth.store import DATABASE_FILE, JsonValue, Key, Store, TrustedCert
 from sipoauth.store import Node as NodeRow
 
 ADMIN_USER = "admin"
@@ -50,6 +51,12 @@ def read_password_file(path: Path) -> str:
     return password
 
 
+def _restrict_database_files(data_dir: Path) -> None:
+    """The embedded database holds the authz keys: owner-only, like the key files."""
+    for path in data_dir.glob(f"{DATABASE_FILE}*"):
+        path.chmod(0o600)
+
+
 async def initialise(
     store: Store,
     *,
@@ -72,9 +79,10 @@ async def initialise(
     report.web_problems = pki.web_cert_problems(now)
 
     await store.migrate()
+    _restrict_database_files(data_dir)
 
     current = await store.settings.get_many()
-    fresh: dict[str, object] = {}
+    fresh: dict[str, JsonValue] = {}
     if keys_.CLUSTER_ID not in current:
         fresh[keys_.CLUSTER_ID] = str(uuid.uuid4())
     if keys_.ISSUER not in current:
@@ -126,7 +134,9 @@ async def initialise(
         report.created.append("local CA added to tomcat-trust")
 
     if await store.nodes.get(node_name) is None:
-        role = "subscriber" if await store.nodes.list() else "publisher"
+        role: Literal["publisher", "subscriber"] = (
+            "subscriber" if await store.nodes.list() else "publisher"
+        )
         await store.nodes.upsert(NodeRow(name=node_name, host=hostname, role=role))
         report.created.append(f"server {node_name} ({role})")
 

@@ -38,12 +38,13 @@ from sipoauth.registrar import (
     SipCore,
 )
 from sipoauth.sip import ServerTransactions
-from sipoauth.store import Registration, Store
+from sipoauth.store import JsonValue, Registration, Store
 
 from ._bootstrap import PKI_DIR
 from ._config import NodeConfig
 from ._flows import FlowTable
 from ._keys import token_context
+from ._memory import release_free_memory
 from ._sip import ListenerSpec, SipEndpoint, open_listener
 
 log = structlog.get_logger("sipoauth.node")
@@ -52,6 +53,8 @@ CONFIG_CHANNEL = "config"
 """Notification channel: configuration changed; payload says what, for logs."""
 GRANTS_CHANNEL = "grants"
 """Notification channel: a grant was revoked; payload is its sid."""
+TRIM_AFTER_HANDSHAKES = 256
+"""Return freed memory to the OS after this many new connections."""
 OAUTH_PORT = "oauth"
 MRA_PORT = "mra"
 
@@ -85,7 +88,7 @@ class Node:
         self._pending: dict[BindingKey, Binding | None] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._tags = itertools.count(1)
-        self._settings: dict[str, object] = {}
+        self._settings: dict[str, JsonValue] = {}
 
     @classmethod
     async def open(cls, config: NodeConfig) -> Node:
@@ -183,7 +186,10 @@ class Node:
         chain, key = self.pki.web_chain_path, self.pki.web_key_path
         specs = [
             ListenerSpec(
-                "SIP Phone OAuth Port", config.bind, oauth_port, server_ssl_context(chain, key),
+                "SIP Phone OAuth Port",
+                config.bind,
+                oauth_port,
+                server_ssl_context(chain, key),
                 via_edge=False,
             ),
             ListenerSpec(
@@ -200,8 +206,13 @@ class Node:
             self._servers.append(server)
             port = server.sockets[0].getsockname()[1]
             self.listeners.append(
-                Listener("Cisco CallManager", spec.name,
-                         "mTLS" if spec.via_edge else "TLS", spec.host, port)
+                Listener(
+                    "Cisco CallManager",
+                    spec.name,
+                    "mTLS" if spec.via_edge else "TLS",
+                    spec.host,
+                    port,
+                )
             )
         self._tasks = [
             asyncio.create_task(self._timer_loop(), name="sip-timers"),
@@ -254,8 +265,13 @@ class Node:
         if result.changes:
             self._queue(result.changes)
         if result.status >= 400 and result.status not in (401, 407):
-            log.info("sip request refused", method=result.method, status=result.status,
-                     device=result.device, why=result.detail)
+            log.info(
+                "sip request refused",
+                method=result.method,
+                status=result.status,
+                device=result.device,
+                why=result.detail,
+            )
 
     def _queue(self, changes: list[BindingChange]) -> None:
         pending = self._pending
@@ -281,6 +297,7 @@ class Node:
     async def _timer_loop(self) -> None:
         interval = self.config.timer_interval
         last_idle_sweep = time.time()
+        trimmed_at_accept = 0
         while True:
             await asyncio.sleep(interval)
             now = time.time()
@@ -291,6 +308,12 @@ class Node:
                 if now - last_idle_sweep > 30:
                     last_idle_sweep = now
                     self._endpoint.close_idle(now, self.config.idle_timeout)
+                    release_free_memory()
+                # After a burst of handshakes, give their scratch memory back (see _memory).
+                accepted = self._endpoint.accepted
+                if accepted - trimmed_at_accept >= TRIM_AFTER_HANDSHAKES:
+                    trimmed_at_accept = accepted
+                    release_free_memory()
 
     async def _mirror_loop(self) -> None:
         while True:
@@ -329,4 +352,3 @@ def _record(binding: Binding, node_name: str) -> Registration:
         cseq=binding.cseq,
         sid=binding.sid or None,
     )
-

@@ -9,6 +9,7 @@ callback catches its own errors and closes only its own connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import ssl
 import time
@@ -61,6 +62,8 @@ class SipEndpoint:
         self.max_message_size = max_message_size
         self.handshake_timeout = handshake_timeout
         self.connections: set[SipStreamProtocol] = set()
+        self.accepted = 0
+        """Connections accepted since the service started."""
         self._ids = itertools.count(1)
 
     def next_flow_id(self) -> str:
@@ -115,6 +118,7 @@ class SipStreamProtocol(asyncio.Protocol):
             self._endpoint.handshake_timeout, self._handshake_expired
         )
         self._endpoint.connections.add(self)
+        self._endpoint.accepted += 1
 
     def _handshake_expired(self) -> None:
         self._handshake_timer = None
@@ -138,8 +142,12 @@ class SipStreamProtocol(asyncio.Protocol):
             return False
         except (ssl.SSLError, OSError) as exc:
             self._flush()  # the alert, if any
-            log.info("tls handshake failed", remote=self._remote(), listener=self._spec.name,
-                     why=getattr(exc, "reason", None) or type(exc).__name__)
+            log.info(
+                "tls handshake failed",
+                remote=self._remote(),
+                listener=self._spec.name,
+                why=getattr(exc, "reason", None) or type(exc).__name__,
+            )
             transport.close()
             return False
         self._flush()
@@ -175,8 +183,12 @@ class SipStreamProtocol(asyncio.Protocol):
         names = peer_names(der)
         entry = match_edge(names, self._endpoint.edges())
         if entry is None:
-            log.info("mra connection refused", remote=remote, why="no matching edge entry",
-                     names=sorted(names))
+            log.info(
+                "mra connection refused",
+                remote=remote,
+                why="no matching edge entry",
+                names=sorted(names),
+            )
             return None
         return entry.address
 
@@ -269,10 +281,8 @@ class SipStreamProtocol(asyncio.Protocol):
         if self._transport is None:
             return
         if self._ssl is not None and self._conn is not None:
-            try:
+            with contextlib.suppress(ssl.SSLError, ValueError):
                 self._ssl.unwrap()
-            except (ssl.SSLError, ValueError):
-                pass
             self._flush()
         self._transport.close()
 

@@ -78,7 +78,9 @@ class SipCore:
         try:
             message = parse_message(data)
         except SipError as exc:
-            # Not even a message we can answer (RFC 4475 §3.1.2: drop or 400).
+            # RFC 4475 §3.1.2: answer 400/505 when the headers allow it, else drop.
+            if exc.request is not None:
+                return self._error_response(exc.request, exc)
             return CoreResult(None, exc.status, detail=f"unparseable: {exc.reason}")
         if not isinstance(message, Request):
             return CoreResult(None, detail="response received; a registrar answers none")

@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sipoauth.oauth import AccessClaims, AccessTokenVerifier, InvalidToken
-from sipoauth.sip import Contact, Request, build_response
+from sipoauth.sip import Contact, Request, SipError, build_response
 
 from ._bearer import challenge, find_bearer
 from ._bindings import Binding, BindingChange, BindingKey, BindingTable
@@ -136,7 +136,10 @@ class Registrar:
     def register(self, request: Request, flow: Flow, now: float) -> RegisterOutcome:
         """Process one REGISTER (already parsed, validated and through the UAS checks)."""
         try:
-            return self._register(request, flow, now)
+            try:
+                return self._register(request, flow, now)
+            except SipError as exc:  # a header the registrar reads is malformed
+                raise _Refusal(exc.status, exc.reason, exc.headers) from None
         except _Refusal as refusal:
             response = build_response(
                 request,
@@ -180,8 +183,8 @@ class Registrar:
             raise self._prerequisite("edge registration on the SIP Phone OAuth port")
 
         # Step 1: Request-URI domain.
-        ruri = req.request_uri
-        if s.domains and ruri.host not in s.domains:  # type: ignore[union-attr]
+        ruri = req.request_uri  # sip/sips only: the UAS core answered 416 otherwise
+        if s.domains and getattr(ruri, "host", None) not in s.domains:
             raise _Refusal(404, "Domain Not Served")
 
         # Step 3: authentication.
@@ -219,7 +222,7 @@ class Registrar:
             raise _Refusal(403, "Forbidden", (), f"token is not valid for device {device.name}")
 
         # Step 5: address-of-record from To.
-        to_uri = req.to.uri
+        to_uri = req.to.sip_uri  # 400 for a To that is not a SIP URI (RFC 4475 §3.3.4)
         line = to_uri.user or ""
         if s.domains and to_uri.host not in s.domains:
             raise _Refusal(404, "Not Found", (), "To domain not served")

@@ -9,6 +9,7 @@ RFC 8898 `Authorization: Bearer …`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import ssl
 import uuid
@@ -83,10 +84,8 @@ class SipTlsClient:
 
     async def close(self) -> None:
         self._writer.close()
-        try:
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
             await self._writer.wait_closed()
-        except (ConnectionError, ssl.SSLError):
-            pass
 
 
 def register_request(

@@ -17,6 +17,7 @@ from typing import Final
 from . import _abnf
 from ._errors import RemoteProtocolError
 from ._uri import HOSTS_SEEN, check_host
+from ._util import EMPTY, Derived, frozen_map
 
 __all__ = [
     "CSeq",
@@ -87,9 +88,9 @@ _VALUE_REQUIRED: Final = frozenset({"branch", "received", "ttl", "maddr"})
 _SPECIFIC: Final = frozenset({"branch", "received", "ttl", "maddr", "rport"})
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Via:
-    """One Via value (``via-parm``). Treat as read-only (cached and shared)."""
+    """One Via value (``via-parm``); immutable, like every parsed value."""
 
     protocol: str
     """``protocol-name/protocol-version`` as sent, normally ``SIP/2.0``."""
@@ -233,7 +234,7 @@ def _via_from_groups(
         transport.upper(),
         _HOSTS_SEEN_GET(host) or check_host(host),
         port_number,
-        params,
+        frozen_map(params) if params else EMPTY,
     )
 
 
@@ -242,7 +243,7 @@ def _via_from_groups(
 _CSEQ_FULLMATCH: Final = _abnf.CSEQ_RE.fullmatch
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class CSeq:
     """A CSeq value: sequence number and method."""
 
@@ -274,13 +275,14 @@ _AUTH_PARAM_FINDALL: Final = _abnf.AUTH_PARAM_ITEM_RE.findall
 _NOT_QDTEXT_ASCII: Final = bytes([*range(0x09), *range(0x0A, 0x20), 0x7F, 0x22, 0x5C])
 
 
-@dataclass(slots=True)
-class Credentials:
+@dataclass(frozen=True, slots=True)
+class Credentials(Derived):
     """One Authorization / Proxy-Authorization value.
 
     Either ``token68`` is set (``Bearer <token>``, RFC 8898 §2.1 / RFC 6750
     §2.1) or ``params`` holds the auth-params (lowercased names, unquoted
     values), e.g. ``Bearer token="<jwt>"`` or ``Digest username=...``.
+    Immutable; pure functions of it can be remembered with :meth:`derived`.
     """
 
     scheme: str
@@ -289,6 +291,7 @@ class Credentials:
     """auth-params: lowercased names, values with quotes and escapes removed."""
     token68: str | None = None
     """The token68 / b64token form's token, or ``None``."""
+    _memo: dict[object, object] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def bearer_token(self) -> str | None:
@@ -316,22 +319,22 @@ def parse_credentials(value: str) -> Credentials:
             and len(inner.encode().translate(None, _NOT_QDTEXT_ASCII)) == len(inner)
             and _TOKEN_FULLMATCH(scheme) is not None
         ):
-            return Credentials(scheme, {"token": inner}, None)
+            return Credentials(scheme, frozen_map({"token": inner}), None)
     m = _CREDENTIALS_FULLMATCH(value)
     if m is None:
         raise _bad("credentials")
     scheme, token68, name, pvalue, more = m.groups()
     if token68 is not None:
-        return Credentials(scheme, {}, token68)
+        return Credentials(scheme, EMPTY, token68)
     params = {name.lower(): _abnf.unquote(pvalue) if pvalue[0] == '"' else pvalue}
     if not more:  # the common single-parameter form: Bearer token="..."
-        return Credentials(scheme, params, None)
+        return Credentials(scheme, frozen_map(params), None)
     for name, pvalue in _AUTH_PARAM_FINDALL(more):
         name = name.lower()
         if name in params:
             raise _bad(f"credentials: duplicate {name}")
         params[name] = _abnf.unquote(pvalue) if pvalue[0] == '"' else pvalue
-    return Credentials(scheme, params, None)
+    return Credentials(scheme, frozen_map(params), None)
 
 
 # --- media types, option tags -------------------------------------------------------------

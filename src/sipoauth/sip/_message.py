@@ -59,6 +59,11 @@ class _Message:
     """The message body (exactly Content-Length bytes when the header is present)."""
     version: str
     """The SIP-Version of the start line (``SIP/2.0``)."""
+    validated: bool = False
+    """Whether ``validate()`` has passed."""
+    _unchecked: tuple[str, ...] | None = None
+    # Set by a ParseCache match: the only headers validate() must still check
+    # (the others are the very strings of a request that passed it).
 
     # --- raw access -------------------------------------------------------------------
 
@@ -364,6 +369,7 @@ class Request(_Message):
         the typed accessors then return the values already parsed.
         """
         _validate.validate_request(self)
+        self.validated = True
 
 
 class Response(_Message):
@@ -390,3 +396,4 @@ class Response(_Message):
         """Check the status line and the headers as :meth:`Request.validate` does
         (Max-Forwards is not required in responses)."""
         _validate.validate_response(self)
+        self.validated = True

@@ -9,7 +9,8 @@ from typing import Final
 from . import _abnf
 from ._errors import RemoteProtocolError
 from ._headers import split_list
-from ._uri import HOSTS_SEEN, AbsoluteUri, SipUri, parse_uri, sip_uri_from_parts
+from ._uri import HOSTS_SEEN, AbsoluteUri, SipUri, parse_uri, parsed_sip_uri, sip_uri_from_parts
+from ._util import EMPTY, Derived, frozen_map
 
 __all__ = [
     "Contact",
@@ -29,8 +30,8 @@ _QVALUE_FULLMATCH: Final = _abnf.QVALUE_RE.fullmatch
 _HOSTS_SEEN_GET: Final = HOSTS_SEEN.get
 
 
-def parse_params(text: str) -> dict[str, str | None]:
-    """``;a=b;c`` (already checked against ``*( SEMI generic-param )``) -> dict.
+def parse_params(text: str) -> Mapping[str, str | None]:
+    """``;a=b;c`` (already checked against ``*( SEMI generic-param )``) -> read-only mapping.
 
     Names are lowercased; values are kept as sent (a quoted-string keeps its
     quotes: see :meth:`NameAddr.param_unquoted`). ``None`` = no ``=value``.
@@ -45,15 +46,16 @@ def parse_params(text: str) -> dict[str, str | None]:
         for item in items:
             name, _, value = item.partition("=")
             params[name.lower()] = value or None
-    return params
+    return frozen_map(params)
 
 
-@dataclass(slots=True)
-class NameAddr:
+@dataclass(frozen=True, slots=True)
+class NameAddr(Derived):
     """A From/To/Contact/Route/Path value: display name, URI and header parameters.
 
-    Parsed values are cached on their message and shared: treat them as
-    read-only.
+    Immutable (frozen; the parser's mappings are read-only): parsed values are
+    shared between the messages of a connection (see ``_cache``). Pure
+    functions of a value can be remembered on it with :meth:`derived`.
     """
 
     display_name: str | None
@@ -64,6 +66,7 @@ class NameAddr:
     params: Mapping[str, str | None] = field(default_factory=dict)
     """Header parameters: lowercased names, raw values (quoted-strings keep
     their quotes), ``None`` for a parameter without a value."""
+    _memo: dict[object, object] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def sip_uri(self) -> SipUri:
@@ -95,7 +98,7 @@ class NameAddr:
         return text
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Contact(NameAddr):
     """One Contact value (RFC 3261 §20.10); ``Contact: *`` has ``is_star`` set.
 
@@ -152,7 +155,7 @@ def _match(value: str, name_addr_only: bool) -> _Parts | None:
             and (user is None or "%" not in user)
             and scheme == "sip"
         ):
-            uri = SipUri("sip", user, None, canonical_host, None, {}, {})
+            uri = parsed_sip_uri("sip", user, None, canonical_host, None, EMPTY, EMPTY)
         else:
             uri = sip_uri_from_parts(scheme, user, password, host, port, uparams, uheaders)
         return (tokens if quoted is None else _abnf.unquote(quoted)), uri, params
@@ -178,7 +181,7 @@ def parse_name_addr(value: str, *, name_addr_only: bool = False) -> NameAddr:
     if parts is None:
         raise _bad("name-addr")
     display, uri, params = parts
-    return NameAddr(display, uri, parse_params(params) if params else {})
+    return NameAddr(display, uri, parse_params(params) if params else EMPTY)
 
 
 def parse_name_addr_line(raw: str, *, name_addr_only: bool = False) -> list[NameAddr]:
@@ -186,7 +189,7 @@ def parse_name_addr_line(raw: str, *, name_addr_only: bool = False) -> list[Name
     parts = _match(raw, name_addr_only)  # most lines carry exactly one value
     if parts is not None:
         display, uri, params = parts
-        return [NameAddr(display, uri, parse_params(params) if params else {})]
+        return [NameAddr(display, uri, parse_params(params) if params else EMPTY)]
     items = split_list(raw)
     if len(items) == 1:
         raise _bad("name-addr")
@@ -202,7 +205,7 @@ def _contact(parts: _Parts | None) -> Contact:
         raise _bad("contact")
     display, uri, raw_params = parts
     if not raw_params:
-        return Contact(display, uri, {}, False)
+        return Contact(display, uri, EMPTY, False)
     params = parse_params(raw_params)
     if "expires" in params:  # c-p-expires = "expires" EQUAL delta-seconds
         expires = params["expires"]
@@ -218,14 +221,14 @@ def _contact(parts: _Parts | None) -> Contact:
 def parse_contact(value: str) -> Contact:
     """Parse one ``contact-param`` (or ``*``), checking ``q`` and ``expires``."""
     if value == "*":
-        return Contact(None, _STAR, {}, True)
+        return Contact(None, _STAR, EMPTY, True)
     return _contact(_match(value, False))
 
 
 def parse_contact_line(raw: str) -> list[Contact]:
     """All values of one Contact header line (``STAR / contact-param *(COMMA ...)``)."""
     if raw == "*":
-        return [Contact(None, _STAR, {}, True)]
+        return [Contact(None, _STAR, EMPTY, True)]
     parts = _match(raw, False)  # most lines carry exactly one contact
     if parts is not None:
         return [_contact(parts)]

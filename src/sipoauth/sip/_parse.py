@@ -13,12 +13,15 @@ unchanged instead of failing the whole message.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from . import _abnf
 from ._errors import RemoteProtocolError
 from ._message import Request, Response
 from ._names import KEY_CACHE, canonical_key
+
+if TYPE_CHECKING:
+    from ._cache import ParseCache
 
 __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "parse_head", "parse_message"]
 
@@ -122,7 +125,12 @@ def _check_version(version: str) -> None:
         raise RemoteProtocolError(505, "Version Not Supported")
 
 
-def parse_message(data: bytes, *, max_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> Request | Response:
+def parse_message(
+    data: bytes,
+    *,
+    max_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    cache: ParseCache | None = None,
+) -> Request | Response:
     """Parse one complete message (head, blank line, body).
 
     The body is Content-Length octets; extra octets after it are discarded
@@ -133,9 +141,18 @@ def parse_message(data: bytes, *, max_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> R
     start line, header line or Content-Length (negative, non-numeric,
     repeated, or more than the octets present). When the header fields could
     be split, the error's ``request`` is set so that it can be answered.
+
+    ``cache``: the :class:`ParseCache` of the connection ``data`` came on. The
+    result is the same; a request repeating the layout of recent valid ones is
+    parsed by comparison and arrives with the typed values of its unchanged
+    headers already checked (see ``_cache``).
     """
     if len(data) > max_size:
         raise RemoteProtocolError(513, "Message Too Large")
+    if cache is not None:
+        matched = cache.match(data)
+        if matched is not None:
+            return matched
     if data[:2] == b"\r\n":
         data = data.lstrip(b"\r\n")
     end = data.find(b"\r\n\r\n")
@@ -156,10 +173,13 @@ def parse_message(data: bytes, *, max_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> R
             if body_start + length > len(data):  # RFC 4475 §3.1.2.2 clerr
                 raise _bad("Content-Length larger than the message")
             body = data[body_start : body_start + length]
-        return _start_line(start, headers, body)
+        message = _start_line(start, headers, body)
     except RemoteProtocolError as exc:
         _attach_request(exc, start, headers)
         raise
+    if cache is not None and isinstance(message, Request):
+        cache.remember(data[:body_start], message)
+    return message
 
 
 def _attach_request(exc: RemoteProtocolError, start: str, headers: dict[str, list[str]]) -> None:

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Generic, TypeVar, overload
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, Final, Generic, Self, TypeVar, overload
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 Owner = TypeVar("Owner")
 
-__all__ = ["lazy"]
+__all__ = ["EMPTY", "Derived", "lazy", "frozen_map"]
+
+EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
+"""The empty read-only mapping shared by every parsed value without parameters."""
+
+
+def frozen_map(items: dict[K, V]) -> Mapping[K, V]:
+    """A read-only view of a mapping the parser just built (and keeps no other reference to).
+
+    Parsed values are shared between the messages of a connection (see ``_cache``),
+    so the parser hands out only read-only mappings.
+    """
+    return MappingProxyType(items)
 
 
 class lazy(Generic[Owner, T]):
@@ -37,3 +52,37 @@ class lazy(Generic[Owner, T]):
         value = self.func(obj)
         obj.__dict__[self.name] = value
         return value
+
+
+_MISSING: Final = object()
+
+
+class Derived:
+    """Mixin of the frozen parsed values: remember pure functions of the value on it.
+
+    A parsed value never changes (frozen dataclass, read-only mappings), so
+    anything computed from it alone can be computed once per object. The
+    per-connection parse cache hands the same objects to every message that
+    repeats a header, so a rule layer (the registrar) pays for such
+    derivations once per connection instead of once per message. The class
+    using it declares ``_memo`` as a dataclass field (``init=False``,
+    ``compare=False``); the memo is invisible to equality and ``repr``.
+    """
+
+    __slots__ = ()
+    _memo: dict[object, object] | None
+
+    def derived(self, fn: Callable[[Self], T]) -> T:
+        """``fn(self)``, computed on the first call and remembered on this object.
+
+        ``fn`` must be a pure function of the value, and a module-level function
+        (it is the memo key). When it raises, nothing is remembered.
+        """
+        memo = self._memo
+        if memo is None:
+            memo = {}
+            object.__setattr__(self, "_memo", memo)
+        value = memo.get(fn, _MISSING)
+        if value is _MISSING:
+            value = memo[fn] = fn(self)
+        return value  # type: ignore[return-value]

@@ -137,7 +137,8 @@ def _check_headers(message: _Message, required: tuple[str, ...]) -> None:
     for key in required:
         if key not in headers:
             raise RemoteProtocolError(400, f"Missing {display_name(key)} header")
-    for key in headers:
+    unchecked = message._unchecked
+    for key in headers if unchecked is None else unchecked:
         accessor = _ACCESSORS.get(key)
         if accessor is not None:
             getattr(message, accessor)

@@ -1,0 +1,1 @@
+"""Tests of the `sipoauth` command line."""
