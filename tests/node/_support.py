@@ -68,9 +68,9 @@ def _write_cert(directory: Path, name: str, cert: object, key: object) -> Client
     return ClientCert(chain, key_path)
 
 
-async def prepare(root: Path) -> Prepared:
+async def prepare(root: Path, url: str | None = None) -> Prepared:
     data_dir = root / "var"
-    url = database_url_for(data_dir)
+    url = url or database_url_for(data_dir)
     store = await Store.open(url)
     try:
         await initialise(
@@ -125,11 +125,11 @@ async def prepare(root: Path) -> Prepared:
     )
 
 
-async def start_node(prepared: Prepared, **config: object) -> Node:
+async def start_node(prepared: Prepared, node_name: str = NODE, **config: object) -> Node:
     cfg = NodeConfig(
         data_dir=prepared.data_dir,
         database_url=prepared.url,
-        node_name=NODE,
+        node_name=node_name,
         hostname="localhost",
         bind="127.0.0.1",
         port_overrides=(("oauth", 0), ("mra", 0)),
