@@ -358,3 +358,28 @@ async def test_r5_direct_registration_on_mra_port_is_port_mismatch(prepared, nod
 def test_edge_name_is_what_the_test_edge_presents() -> None:
     assert EDGE_NAME == "expc.example.com"
     assert json.dumps(EDGE_NAME)
+
+
+async def test_refresh_only_moving_expiry_is_not_rewritten(prepared: Prepared, node: Node) -> None:
+    """Write-behind: a refresh that only moves the expiry (by less than mirror_slack)
+    is not written again; a changed contact is written."""
+    client = await connect(prepared, node)
+    try:
+        token = prepared.mint()
+        ident = phone()
+        assert (await register(client, ident, token, cseq=1, call_id="m")).status == 200
+        await node.flush()
+        (first,) = await node.store.registrations.list(device_name=PHONE)
+        await asyncio.sleep(1.1)
+        assert (await register(client, ident, token, cseq=2, call_id="m")).status == 200
+        await node.flush()
+        (second,) = await node.store.registrations.list(device_name=PHONE)
+        assert second.expires_at == first.expires_at
+        ident.local = "192.0.2.99:5061"  # same instance, new contact address
+        assert (await register(client, ident, token, cseq=3, call_id="m")).status == 200
+        await node.flush()
+        (third,) = await node.store.registrations.list(device_name=PHONE)
+        assert "192.0.2.99" in third.contact
+        assert third.expires_at > first.expires_at
+    finally:
+        await client.close()

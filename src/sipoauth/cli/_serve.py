@@ -14,6 +14,7 @@ import typer
 
 from sipoauth.node import InitReport, Node, NodeConfig, initialise, read_password_file
 from sipoauth.node._logging import LogLevel, configure_logging
+from sipoauth.node._memory import tune_gc
 
 from ._context import CliContext, fail, get_context
 
@@ -140,6 +141,7 @@ async def _serve(
     node = await Node.open(config)
     try:
         listeners = await node.start()
+        tune_gc()  # a process-wide choice, so made here and not inside Node
         if as_json:
             print(
                 json.dumps(

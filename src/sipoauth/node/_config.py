@@ -43,6 +43,9 @@ class NodeConfig:
     and may send CRLF keep-alives)."""
     mirror_interval: float = 1.0
     """Seconds between write-behind flushes of bindings to the store."""
+    mirror_slack: float = 60.0
+    """A refresh that only moves a binding's expiry is mirrored once the stored
+    expiry lags by this many seconds (new, changed and removed bindings at once)."""
     timer_interval: float = 1.0
     """Seconds between binding / transaction expiry passes."""
     port_overrides: tuple[tuple[str, int], ...] = ()

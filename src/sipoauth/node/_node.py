@@ -86,6 +86,7 @@ class Node:
         self._servers: list[asyncio.Server] = []
         self._endpoint: SipEndpoint | None = None
         self._pending: dict[BindingKey, Binding | None] = {}
+        self._mirrored: dict[BindingKey, tuple[tuple[str, tuple[str, ...], str], float]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._tags = itertools.count(1)
         self._settings: dict[str, JsonValue] = {}
@@ -243,6 +244,7 @@ class Node:
             # Bindings live in this process only: once it stops they are not true any more.
             self.registrar.table = type(self.registrar.table)()
         self._pending.clear()
+        self._mirrored.clear()
         with contextlib.suppress(Exception):
             await self.store.registrations.delete_node(self.config.node_name)
 
@@ -274,9 +276,27 @@ class Node:
             )
 
     def _queue(self, changes: list[BindingChange]) -> None:
+        """Queue binding changes for the store, skipping refreshes it need not see.
+
+        A re-REGISTER that changes nothing but the expiry is written only when the
+        stored expiry would lag by more than `mirror_slack` seconds: the mirror is
+        for seeing who is registered where, and a steady refresh rate of thousands
+        per second must not become as many database writes.
+        """
         pending = self._pending
+        mirrored = self._mirrored
+        slack = self.config.mirror_slack
         for change in changes:
-            pending[change.key] = change.binding
+            key, binding = change.key, change.binding
+            if binding is not None and key not in pending:
+                last = mirrored.get(key)
+                if (
+                    last is not None
+                    and last[0] == (binding.contact, binding.path, binding.sid)
+                    and binding.expires_at - last[1] < slack
+                ):
+                    continue
+            pending[key] = binding
 
     async def _watch_config(self) -> None:
         """Reload configuration when an administrator changes it (any process, any node)."""
@@ -336,6 +356,13 @@ class Node:
             log.exception("binding mirror write failed; will retry", pending=len(batch))
             for key, value in batch.items():
                 self._pending.setdefault(key, value)
+            return
+        mirrored = self._mirrored
+        for key, b in batch.items():
+            if b is None:
+                mirrored.pop(key, None)
+            else:
+                mirrored[key] = ((b.contact, b.path, b.sid), b.expires_at)
 
 
 def _record(binding: Binding, node_name: str) -> Registration:

@@ -150,7 +150,8 @@ class SipStreamProtocol(asyncio.Protocol):
             )
             transport.close()
             return False
-        self._flush()
+        # No flush here: the session ticket leaves with the first response, in one
+        # write (data_received flushes after the request that usually follows).
         if self._handshake_timer is not None:
             self._handshake_timer.cancel()
             self._handshake_timer = None
