@@ -210,9 +210,7 @@ async def client_main(args: argparse.Namespace) -> None:
         template = templates[i]
         # First registration, then wait until every device is registered and the
         # parent has read the server's memory.
-        request = template.format(
-            branch=f"{i}x0", call_id=call_id, cseq=cseq, token=token
-        ).encode()
+        request = template.format(branch=f"{i}x0", call_id=call_id, cseq=cseq, token=token).encode()
         if status_of(await conn.exchange(request)) != 200:
             raise RuntimeError(f"device {i} failed to register")
         cseq += 1
@@ -242,7 +240,9 @@ async def client_main(args: argparse.Namespace) -> None:
             started = time.perf_counter()
             conn = await connect("127.0.0.1", args.port, context, "localhost")
             request = template.format(
-                branch=f"{worker}y{cseq}", call_id=f"storm-{worker}-{cseq}", cseq=cseq,
+                branch=f"{worker}y{cseq}",
+                call_id=f"storm-{worker}-{cseq}",
+                cseq=cseq,
                 token=token,
             ).encode()
             response = await conn.exchange(request)

@@ -56,7 +56,10 @@ async def test_two_nodes_share_registrations_and_revocations(
         )
         ident = PhoneIdentity(device=PHONE, line="1001", domain="localhost")
         request = register_request(
-            ident, call_id=str(uuid.uuid4()), cseq=1, branch=client.next_branch(),
+            ident,
+            call_id=str(uuid.uuid4()),
+            cseq=1,
+            branch=client.next_branch(),
             token=prepared.mint(sid="cluster-grant"),
         )
         assert (await client.request(request)).status == 200

@@ -10,8 +10,8 @@ then from its timer; where glibc is absent this does nothing.
 from __future__ import annotations
 
 import ctypes
-import gc
 import ctypes.util
+import gc
 from collections.abc import Callable
 
 _trim: Callable[[int], int] | None = None
@@ -28,7 +28,7 @@ def _load() -> Callable[[int], int] | None:
         return None
     func.argtypes = [ctypes.c_size_t]
     func.restype = ctypes.c_int
-    return func  # type: ignore[no-any-return]
+    return func
 
 
 _trim = _load()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sipoauth.sip import Request
+from sipoauth.sip import Credentials, Request
 
 from ._settings import RegistrarSettings
 
@@ -31,16 +31,36 @@ def find_bearer(request: Request) -> PresentedToken | None:
     Credentials of another scheme are ignored (RFC 4475 §3.3.7: an unknown scheme
     gets a challenge, not a 400). An empty Bearer gives an empty token, which the
     verifier refuses as invalid_token.
+
+    The answer for each credentials value is remembered on it (`derived`): a
+    device presents the same parsed credentials on every re-REGISTER of its
+    connection, and so the same token string (whose hash the verifier's cache
+    then reuses).
     """
-    if request.get("authorization") is not None:
+    headers = request.headers
+    if "authorization" in headers:
         for cred in request.authorization:
-            if cred.scheme.lower() == "bearer":
-                return PresentedToken(cred.bearer_token or "", proxy_form=False)
-    if request.get("proxy-authorization") is not None:
+            presented = cred.derived(_presented_direct)
+            if presented is not None:
+                return presented
+    if "proxy-authorization" in headers:
         for cred in request.proxy_authorization:
-            if cred.scheme.lower() == "bearer":
-                return PresentedToken(cred.bearer_token or "", proxy_form=True)
+            presented = cred.derived(_presented_proxy)
+            if presented is not None:
+                return presented
     return None
+
+
+def _presented_direct(cred: Credentials) -> PresentedToken | None:
+    if cred.scheme.lower() != "bearer":
+        return None
+    return PresentedToken(cred.bearer_token or "", proxy_form=False)
+
+
+def _presented_proxy(cred: Credentials) -> PresentedToken | None:
+    if cred.scheme.lower() != "bearer":
+        return None
+    return PresentedToken(cred.bearer_token or "", proxy_form=True)
 
 
 def _quote(text: str) -> str:

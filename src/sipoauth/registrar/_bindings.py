@@ -48,6 +48,53 @@ class Binding:
         return (self.aor, self.instance)
 
 
+_new_object = object.__new__
+_BINDING_SETTERS = tuple(
+    Binding.__dict__[name].__set__
+    for name in (
+        "aor", "instance", "contact", "device", "expires_at", "call_id", "cseq", "flow", "path",
+        "sid", "via_edge",
+    )
+)  # fmt: skip
+
+
+def new_binding(
+    aor: str,
+    instance: str,
+    contact: str,
+    device: str,
+    expires_at: float,
+    call_id: str,
+    cseq: int,
+    flow: str,
+    path: tuple[str, ...],
+    sid: str,
+    via_edge: bool,
+) -> Binding:
+    """``Binding(...)`` (all fields, in order), built about twice as quickly.
+
+    A frozen dataclass's ``__init__`` calls ``object.__setattr__`` per field;
+    this fills the slots directly. The registrar builds one per REGISTER.
+    """
+    binding: Binding = _new_object(Binding)
+    (
+        set_aor, set_instance, set_contact, set_device, set_expires_at, set_call_id, set_cseq,
+        set_flow, set_path, set_sid, set_via_edge,
+    ) = _BINDING_SETTERS  # fmt: skip
+    set_aor(binding, aor)
+    set_instance(binding, instance)
+    set_contact(binding, contact)
+    set_device(binding, device)
+    set_expires_at(binding, expires_at)
+    set_call_id(binding, call_id)
+    set_cseq(binding, cseq)
+    set_flow(binding, flow)
+    set_path(binding, path)
+    set_sid(binding, sid)
+    set_via_edge(binding, via_edge)
+    return binding
+
+
 @dataclass(frozen=True, slots=True)
 class BindingChange:
     """A change to mirror to the store (write-behind): `binding` is None when removed."""
@@ -94,17 +141,35 @@ class BindingTable:
 
     def put(self, binding: Binding) -> None:
         """Insert or replace one binding."""
-        old = self.get(binding.key)
+        aor, instance = binding.aor, binding.instance
+        per_aor = self._by_aor.get(aor)
+        if per_aor is None:
+            per_aor = self._by_aor[aor] = {}
+        old = per_aor.get(instance)
         if old is None:
             self._count += 1
-        else:
+            self._index(binding)
+        elif old.sid != binding.sid or old.flow != binding.flow:
             self._unindex(old)
-        self._by_aor.setdefault(binding.aor, {})[binding.instance] = binding
-        if binding.sid:
-            self._by_sid.setdefault(binding.sid, set()).add(binding.key)
-        self._by_flow.setdefault(binding.flow, set()).add(binding.key)
+            self._index(binding)
+        # else: a refresh on the same flow with the same grant, already indexed
+        per_aor[instance] = binding
         self._seq += 1
-        heapq.heappush(self._heap, (binding.expires_at, self._seq, binding.aor, binding.instance))
+        heapq.heappush(self._heap, (binding.expires_at, self._seq, aor, instance))
+
+    def _index(self, binding: Binding) -> None:
+        key = binding.key
+        if binding.sid:
+            keys = self._by_sid.get(binding.sid)
+            if keys is None:
+                self._by_sid[binding.sid] = {key}
+            else:
+                keys.add(key)
+        keys = self._by_flow.get(binding.flow)
+        if keys is None:
+            self._by_flow[binding.flow] = {key}
+        else:
+            keys.add(key)
 
     def remove(self, key: BindingKey) -> Binding | None:
         """Remove one binding; returns it, or None if there was none."""
@@ -138,7 +203,7 @@ class BindingTable:
         gone: list[Binding] = []
         heap = self._heap
         while heap and heap[0][0] <= now:
-            expires_at, _, aor, instance = heapq.heappop(heap)
+            _, _, aor, instance = heapq.heappop(heap)
             current = self.get((aor, instance))
             # A refreshed binding left a stale heap entry behind: skip it.
             if current is not None and current.expires_at <= now:

@@ -1,7 +1,8 @@
 """The node's SIP UAS core: from one framed message to the response to send.
 
 Theory of operation, per request (RFC 3261 §8.2, §17.2):
-  parse → drop responses (a registrar answers none; RFC 4475 §3.3.10)
+  parse (with the connection's ParseCache: a request repeating a recent one is
+    parsed by comparison) → drop responses (a registrar answers none; RFC 4475 §3.3.10)
   → validate (400 naming the header; RFC 3261 §8.2.6 when a response can be built)
   → server transaction match (§17.2.3): a retransmission gets the stored answer
     again, never a second processing
@@ -10,6 +11,9 @@ Theory of operation, per request (RFC 3261 §8.2, §17.2):
     absorbed, CANCEL 481 (no INVITE transactions on this node), INVITE 480
     (this node does not route calls yet)
   → the response is stored in the transaction and returned.
+Processing is synchronous, so the transaction is recorded once, when its outcome
+is known (complete, or pending when there is no response or processing failed):
+nothing can look it up in between.
 Sans-IO: `now` is passed in, nothing here touches a socket.
 """
 
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 
 from sipoauth.sip import (
     PENDING,
+    ParseCache,
     Request,
     ServerTransactions,
     SipError,
@@ -73,10 +78,12 @@ class SipCore:
             ("Supported", ", ".join(sorted(SUPPORTED_OPTIONS))),
         )
 
-    def handle(self, data: bytes, flow: Flow, now: float) -> CoreResult:
-        """Process one complete message received on `flow`."""
+    def handle(
+        self, data: bytes, flow: Flow, now: float, cache: ParseCache | None = None
+    ) -> CoreResult:
+        """Process one complete message received on `flow` (`cache`: the flow's ParseCache)."""
         try:
-            message = parse_message(data)
+            message = parse_message(data, cache=cache)
         except SipError as exc:
             # RFC 4475 §3.1.2: answer 400/505 when the headers allow it, else drop.
             if exc.request is not None:
@@ -84,7 +91,10 @@ class SipCore:
             return CoreResult(None, exc.status, detail=f"unparseable: {exc.reason}")
         if not isinstance(message, Request):
             return CoreResult(None, detail="response received; a registrar answers none")
-        request = message
+        return self.handle_request(message, flow, now)
+
+    def handle_request(self, request: Request, flow: Flow, now: float) -> CoreResult:
+        """Process one parsed request received on `flow`, from validation on."""
         try:
             request.validate()
         except SipError as exc:
@@ -93,17 +103,22 @@ class SipCore:
         transactions = self.transactions
         key = transactions.key(request)
         previous = transactions.lookup(key, now)
-        if previous is PENDING:
-            return CoreResult(None, method=request.method, retransmission=True)
-        if isinstance(previous, bytes):
+        if previous is not None:
+            if previous is PENDING:
+                return CoreResult(None, method=request.method, retransmission=True)
             return CoreResult(previous, method=request.method, retransmission=True)
         if request.method == "ACK":
             return CoreResult(None, method="ACK", detail="ACK absorbed")
 
-        transactions.start(key, now)
-        result = self._dispatch(request, flow, now)
+        try:
+            result = self._dispatch(request, flow, now)
+        except BaseException:
+            transactions.start(key, now)  # its retransmissions are absorbed, as while processing
+            raise
         if result.response is not None:
             transactions.complete(key, result.response, now)
+        else:
+            transactions.start(key, now)
         return result
 
     def _dispatch(self, request: Request, flow: Flow, now: float) -> CoreResult:
@@ -152,4 +167,3 @@ class SipCore:
 def _status_of(response: bytes) -> int:
     """Status code of a response we built (`SIP/2.0 NNN …`)."""
     return int(response[8:11])
-

@@ -27,6 +27,11 @@ order and returns at the first one that fails:
 Devices are identified by the Contact's `+u.sip!devicename.ccm.cisco.com`
 parameter (what deployed clients send) and keyed per `+sip.instance`.
 The only clock is the `now` argument.
+
+Cost: what the steps read from a Contact (device, instance, the text a 200
+lists) and from the To (line, AOR) is remembered on those parsed values
+(`derived`), which the connection's parse cache hands again to every
+re-REGISTER repeating them; each step above still runs on every request.
 """
 
 from __future__ import annotations
@@ -34,12 +39,13 @@ from __future__ import annotations
 import email.utils
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sipoauth.oauth import AccessClaims, AccessTokenVerifier, InvalidToken
-from sipoauth.sip import Contact, Request, SipError, build_response
+from sipoauth.sip import Contact, NameAddr, Request, SipError, build_response
 
 from ._bearer import challenge, find_bearer
-from ._bindings import Binding, BindingChange, BindingKey, BindingTable
+from ._bindings import BindingChange, BindingKey, BindingTable, new_binding
 from ._directory import DeviceInfo, Directory
 from ._settings import RegistrarSettings
 
@@ -108,6 +114,50 @@ class _DateCache:
         return self._text
 
 
+class _SettingsHeaders:
+    """Response headers that depend only on the settings, built once per settings object."""
+
+    __slots__ = ("challenges", "prerequisite", "settings")
+
+    def __init__(self, settings: RegistrarSettings) -> None:
+        self.settings = settings
+        self.prerequisite = (
+            ("Retry-After", str(settings.retry_after)),
+            ("Warning", f'399 {settings.host} "{PORT_MISMATCH_WARNING}"'),
+        )
+        # The challenge to a REGISTER without credentials (RFC 8898 §2.3), per form.
+        self.challenges = {proxy: challenge(settings, proxy=proxy) for proxy in (False, True)}
+
+
+class _ContactFacts(NamedTuple):
+    """What the registrar reads from one Contact (not `*`)."""
+
+    device: str | None
+    """The `+u.sip!devicename.ccm.cisco.com` parameter, unquoted."""
+    instance: str
+    """The `+sip.instance` parameter, unquoted, else the URI: the binding's key."""
+    text: str
+    """The Contact as a 200 lists it (without `expires`)."""
+    expires: int | None
+    """The `expires` parameter."""
+
+
+def _contact_facts(contact: Contact) -> _ContactFacts:
+    # A pure function of the Contact: remembered on it (Contact.derived).
+    return _ContactFacts(
+        contact.param_unquoted(DEVICE_NAME_PARAM),
+        contact.param_unquoted(INSTANCE_PARAM) or str(contact.uri),
+        _contact_text(contact),
+        contact.expires,
+    )
+
+
+def _address_of_record(to: NameAddr) -> tuple[str, str, str]:
+    """(line, host, canonical AOR) of a To; 400 when it is not a SIP URI (RFC 4475 §3.3.4)."""
+    uri = to.sip_uri
+    return uri.user or "", uri.host, uri.aor()
+
+
 class Registrar:
     """A sans-IO SIP registrar with the SIP OAuth token check."""
 
@@ -126,10 +176,7 @@ class Registrar:
         self.table = table if table is not None else BindingTable()
         self._tag = tag_factory
         self._date = _DateCache()
-        self._prereq_headers = (
-            ("Retry-After", str(settings.retry_after)),
-            ("Warning", f'399 {settings.host} "{PORT_MISMATCH_WARNING}"'),
-        )
+        self._headers = _SettingsHeaders(settings)
 
     # -- public -------------------------------------------------------------------
 
@@ -166,8 +213,14 @@ class Registrar:
 
     # -- steps ----------------------------------------------------------------------
 
+    def _settings_headers(self) -> _SettingsHeaders:
+        headers = self._headers
+        if headers.settings is not self.settings:  # the node replaced the settings
+            headers = self._headers = _SettingsHeaders(self.settings)
+        return headers
+
     def _prerequisite(self, detail: str) -> _Refusal:
-        return _Refusal(403, "Forbidden", self._prereq_headers, detail)
+        return _Refusal(403, "Forbidden", self._settings_headers().prerequisite, detail)
 
     def _register(self, req: Request, flow: Flow, now: float) -> RegisterOutcome:
         s = self.settings
@@ -176,7 +229,7 @@ class Registrar:
         # Step 0: prerequisites needing no credentials (R7; R5 ports).
         if not directory.oauth_mode:
             raise self._prerequisite("SIP OAuth mode is disabled")
-        has_path = req.get("path") is not None
+        has_path = "path" in req.headers
         if flow.via_edge and not has_path:
             raise self._prerequisite("direct registration on the SIP MRA port")
         if not flow.via_edge and has_path:
@@ -191,7 +244,7 @@ class Registrar:
         presented = find_bearer(req)
         proxy = presented.proxy_form if presented else s.challenge_style == "proxy"
         if presented is None:
-            status, reason, header = challenge(s, proxy=proxy)
+            status, reason, header = self._settings_headers().challenges[proxy]
             raise _Refusal(status, reason, (header,), "no bearer credentials")
         try:
             claims = self.verifier.verify(presented.token, now)
@@ -212,8 +265,10 @@ class Registrar:
                 s, proxy=proxy, error="insufficient_scope", scope=s.oauth_scope
             )
             raise _Refusal(status, reason, (header,), "token scope does not allow registration")
-        contacts = req.contacts
-        device = self._device(contacts, claims)
+        facts: list[_ContactFacts | None] = []  # per Contact, None for `*`
+        for contact in req.contacts:
+            facts.append(None if contact.is_star else contact.derived(_contact_facts))
+        device = self._device(facts, claims)
         if device is None:
             raise self._prerequisite("device unknown")
         if not device.oauth:
@@ -221,28 +276,28 @@ class Registrar:
         if claims.subject != device.name and claims.subject != device.owner:
             raise _Refusal(403, "Forbidden", (), f"token is not valid for device {device.name}")
 
-        # Step 5: address-of-record from To.
-        to_uri = req.to.sip_uri  # 400 for a To that is not a SIP URI (RFC 4475 §3.3.4)
-        line = to_uri.user or ""
-        if s.domains and to_uri.host not in s.domains:
+        # Step 5: address-of-record from To (400 for a To that is not a SIP URI).
+        line, to_host, aor = req.to.derived(_address_of_record)
+        if s.domains and to_host not in s.domains:
             raise _Refusal(404, "Not Found", (), "To domain not served")
         if line not in device.lines:
             if directory.line_known(line):
                 raise _Refusal(403, "Forbidden", (), f"line {line} is not on {device.name}")
             raise _Refusal(404, "Not Found", (), f"no line {line}")
-        aor = to_uri.aor()
 
         # Steps 6-8.
-        changes = self._update(req, flow, now, aor, device, claims, contacts)
+        changes = self._update(req, flow, now, aor, device, claims, facts)
         return self._ok(req, now, aor, changes, device, claims)
 
-    def _device(self, contacts: Sequence[Contact], claims: AccessClaims) -> DeviceInfo | None:
+    def _device(
+        self, facts: Sequence[_ContactFacts | None], claims: AccessClaims
+    ) -> DeviceInfo | None:
         """The device named by the Contacts (all must agree), else the token's subject."""
         name: str | None = None
-        for contact in contacts:
-            if contact.is_star:
+        for contact in facts:
+            if contact is None:  # `*`
                 continue
-            named = contact.param_unquoted(DEVICE_NAME_PARAM)
+            named = contact.device
             if named is None:
                 continue
             if name is not None and named != name:
@@ -258,8 +313,9 @@ class Registrar:
         aor: str,
         device: DeviceInfo,
         claims: AccessClaims,
-        contacts: Sequence[Contact],
+        contact_facts: Sequence[_ContactFacts | None],
     ) -> list[BindingChange]:
+        """Steps 6-8, given what each Contact says (`None` for `*`)."""
         s = self.settings
         table = self.table
         call_id = req.call_id
@@ -268,8 +324,8 @@ class Registrar:
         current = table.lookup(aor)
 
         # Step 6: wildcard (RFC 3261 §10.3 step 6).
-        if any(c.is_star for c in contacts):
-            if len(contacts) != 1 or header_expires != 0:
+        if None in contact_facts:
+            if len(contact_facts) != 1 or header_expires != 0:
                 raise _Refusal(400, "Bad Request", (), "Contact * needs Expires: 0 and no other")
             removals: list[BindingChange] = []
             for binding in list(current.values()):
@@ -286,11 +342,12 @@ class Registrar:
         # Step 7: stage every contact's change before touching the table.
         staged: dict[BindingKey, BindingChange] = {}
         path = tuple(req.get_all("path")) if flow.via_edge else ()
-        for contact in contacts:
-            requested = contact.expires if contact.expires is not None else header_expires
+        for facts in contact_facts:
+            assert facts is not None  # (no `*` here)
+            requested = facts.expires if facts.expires is not None else header_expires
             if requested is None:
                 requested = s.interval
-            instance = contact.param_unquoted(INSTANCE_PARAM) or str(contact.uri)
+            instance = facts.instance
             key = (aor, instance)
             existing = current.get(instance)
             if existing is not None and existing.call_id == call_id and existing.cseq >= cseq:
@@ -300,28 +357,26 @@ class Registrar:
                     staged[key] = BindingChange(key, None)
                 continue
             if requested < s.min_expires:
-                raise _Refusal(
-                    423, "Interval Too Brief", (("Min-Expires", str(s.min_expires)),)
-                )
+                raise _Refusal(423, "Interval Too Brief", (("Min-Expires", str(s.min_expires)),))
             granted = min(requested, s.interval)
-            binding = Binding(
-                aor=aor,
-                instance=instance,
-                contact=_contact_text(contact),
-                device=device.name,
-                expires_at=now + granted,
-                call_id=call_id,
-                cseq=cseq,
-                flow=flow.id,
-                path=path,
-                sid=claims.sid,
-                via_edge=flow.via_edge,
+            binding = new_binding(
+                aor,
+                instance,
+                facts.text,
+                device.name,
+                now + granted,
+                call_id,
+                cseq,
+                flow.id,
+                path,
+                claims.sid,
+                flow.via_edge,
             )
             staged[key] = BindingChange(key, binding)
 
-        after = len(current) + sum(
-            (c.binding is not None) - (c.key[1] in current) for c in staged.values()
-        )
+        after = len(current)
+        for change in staged.values():
+            after += (change.binding is not None) - (change.key[1] in current)
         if after > s.max_bindings_per_aor:
             raise _Refusal(403, "Too Many Bindings", (), f"more than {s.max_bindings_per_aor}")
 
@@ -344,10 +399,10 @@ class Registrar:
         claims: AccessClaims,
     ) -> RegisterOutcome:
         headers: list[tuple[str, str]] = []
-        granted: int | None = None
         for binding in self.table.lookup(aor).values():
             remaining = max(0, round(binding.expires_at - now))
             headers.append(("Contact", f"{binding.contact};expires={remaining}"))
+        granted: int | None = None
         for change in changes:
             if change.binding is not None:
                 granted = round(change.binding.expires_at - now)
@@ -359,7 +414,7 @@ class Registrar:
             headers.extend(("Path", value) for value in req.get_all("path"))
         headers.append(("Date", self._date(now)))
         response = build_response(req, 200, "OK", headers=headers, to_tag=self._tag())
-        return RegisterOutcome(200, response, changes, device=device.name, jti=claims.jti)
+        return RegisterOutcome(200, response, changes, device.name, claims.jti)
 
 
 def _contact_text(contact: Contact) -> str:
@@ -370,4 +425,3 @@ def _contact_text(contact: Contact) -> str:
         if name != "expires"
     )
     return f"<{contact.uri}>{params}"
-

@@ -1,7 +1,9 @@
 """sipoauth.sip: sans-IO SIP (RFC 3261) for the registrar node.
 
 Parse with :func:`parse_message` (then ``validate()``), frame stream
-transports with :class:`StreamFramer`, absorb retransmissions with
+transports with :class:`StreamFramer`, give each connection a
+:class:`ParseCache` so repeated requests are parsed by comparison, absorb
+retransmissions with
 :class:`ServerTransactions`, apply the UAS checks of RFC 3261 §8.2 with
 :func:`inspect_request`, answer with :func:`build_response`. Nothing here
 touches a socket or reads a clock; every error is a :class:`SipError`
@@ -29,10 +31,21 @@ Refinements of the agreed API (names and semantics kept):
   :data:`PENDING` exported; ``key`` is a static method.
 * ``validate()`` requires Max-Forwards only when the top Via branch has the
   RFC 3261 magic cookie (RFC 4475 §3.4.1 inv2543 must be accepted).
-* Parsed header objects (``SipUri``, ``NameAddr``, ``Contact``, ``Via``,
-  ``CSeq``, ``Credentials``) are slotted dataclasses but not frozen: a frozen
-  dataclass costs ~0.8 µs more per object to build and a REGISTER builds a
-  dozen. They are cached on the message: treat them as read-only.
+* Parsed header objects (``NameAddr``, ``Contact``, ``Via``, ``CSeq``,
+  ``Credentials``, ``AbsoluteUri``) are frozen slotted dataclasses, and the
+  mappings the parser puts in them are read-only views: a :class:`ParseCache`
+  shares them between the messages of a connection. A parsed ``SipUri`` is
+  sealed the same way (``FrozenInstanceError``), while one built by calling
+  the class stays adjustable. ``NameAddr`` and ``Credentials`` can remember
+  pure functions of themselves (``derived(fn)``), which the registrar uses
+  for what it computes from a Contact, a To or a token.
+* ``parse_message(data, cache=...)``: with a connection's :class:`ParseCache`
+  (see ``_cache``); ``Request.validated`` / ``Response.validated`` tell
+  whether ``validate()`` passed. Values that repeat across connections (a
+  device's From, To and single Contact line, Supported / Require lists, the
+  Request-URI) are parsed once per process and shared (bounded; see
+  ``_message._shared``). Shared lists (``headers`` values and list accessors of a
+  cached request, a single-line ``contacts``) are read-only (``FrozenList``).
 * ``NameAddr.uri`` is ``SipUri | AbsoluteUri`` (RFC 4475 §3.3.4 unksm2: other
   schemes are syntactically valid); ``NameAddr.sip_uri`` returns the SipUri or
   raises RemoteProtocolError(400). ``Contact("*")`` has ``is_star`` and
@@ -50,6 +63,7 @@ Refinements of the agreed API (names and semantics kept):
 """
 
 from ._build import REASON_PHRASES, build_response, serialize_request
+from ._cache import ParseCache
 from ._errors import LocalProtocolError, RemoteProtocolError, SipError
 from ._framing import FramedMessage, FramingError, KeepAlivePing, StreamFramer
 from ._headers import Credentials, CSeq, Via
@@ -73,6 +87,7 @@ __all__ = [
     "KeepAlivePing",
     "LocalProtocolError",
     "NameAddr",
+    "ParseCache",
     "RemoteProtocolError",
     "Request",
     "Response",

@@ -258,6 +258,13 @@ SIP_VERSION_RE: Final = re.compile(r"(?i:SIP)/[0-9]++\.[0-9]++")
 # quoted-pair inside a quoted-string, for unquoting
 QUOTED_PAIR_RE: Final = re.compile(r"\\(.)", re.DOTALL)
 
+# Methods seen every day (RFC 3261 §7.1 and the extensions): all tokens, so a
+# member of this set needs no regex to be known valid.
+COMMON_METHODS: Final = frozenset(
+    {"REGISTER", "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "NOTIFY", "SUBSCRIBE",
+     "REFER", "INFO", "MESSAGE", "UPDATE", "PRACK", "PUBLISH"}
+)  # fmt: skip
+
 MAX_UINT32: Final = 2**32 - 1
 MAX_PORT: Final = 65535
 

@@ -117,16 +117,14 @@ def build_response(
     elif "\r" in reason or "\n" in reason:
         raise LocalProtocolError(reason="Reason phrase would break the message")
     h = request.headers
-    lines = [f"SIP/2.0 {status} {reason}"]
     via = h.get("via")
-    if via:
-        lines += ["Via: " + value for value in via]
-    value_list = h.get("from")
-    if value_list:
-        lines.append("From: " + value_list[0])
-    value_list = h.get("to")
-    if value_list:
-        to = value_list[0]
+    from_ = h.get("from")
+    to_values = h.get("to")
+    call_id = h.get("call-id")
+    cseq = h.get("cseq")
+    to = None
+    if to_values:
+        to = to_values[0]
         if to_tag is not None and status > 100:
             try:
                 has_tag = request.to.tag is not None
@@ -134,18 +132,32 @@ def build_response(
                 has_tag = True  # unparseable To: copy it unchanged
             if not has_tag:
                 to += ";tag=" + to_tag
-        lines.append("To: " + to)
-    value_list = h.get("call-id")
-    if value_list:
-        lines.append("Call-ID: " + value_list[0])
-    value_list = h.get("cseq")
-    if value_list:
-        lines.append("CSeq: " + value_list[0])
+    extra = ""
     for name, value in headers:
-        _check_field(name, value)
-        lines.append(f"{name}: {value}")
-    lines.append(f"Content-Length: {len(body)}\r\n\r\n")
-    return "\r\n".join(lines).encode("utf-8", "surrogateescape") + body
+        if "\r" in value or "\n" in value or ":" in name or "\r" in name or "\n" in name:
+            _check_field(name, value)
+        extra += f"{name}: {value}\r\n"
+    if via and len(via) == 1 and from_ and to is not None and call_id and cseq:  # the usual
+        text = (
+            f"SIP/2.0 {status} {reason}\r\nVia: {via[0]}\r\nFrom: {from_[0]}\r\nTo: {to}\r\n"
+            f"Call-ID: {call_id[0]}\r\nCSeq: {cseq[0]}\r\n"
+            f"{extra}Content-Length: {len(body)}\r\n\r\n"
+        )
+    else:
+        lines_out = [f"SIP/2.0 {status} {reason}"]
+        if via:
+            lines_out += ["Via: " + value for value in via]
+        if from_:
+            lines_out.append("From: " + from_[0])
+        if to is not None:
+            lines_out.append("To: " + to)
+        if call_id:
+            lines_out.append("Call-ID: " + call_id[0])
+        if cseq:
+            lines_out.append("CSeq: " + cseq[0])
+        lines_out.append(f"{extra}Content-Length: {len(body)}\r\n\r\n")
+        text = "\r\n".join(lines_out)
+    return text.encode("utf-8", "surrogateescape") + body
 
 
 def serialize_request(

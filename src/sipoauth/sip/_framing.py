@@ -154,6 +154,11 @@ class StreamFramer:
         """Octets received but not yet returned in an event."""
         return len(self._buffer)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing buffered and not closed: the next octets start a new message."""
+        return not self._buffer and not self._closed
+
     def receive_data(self, data: bytes) -> None:
         """Append octets read from the connection."""
         if not self._closed:

@@ -36,7 +36,7 @@ from ._nameaddr import (
 )
 from ._names import display_name, header_key
 from ._uri import AbsoluteUri, SipUri, parse_uri
-from ._util import lazy
+from ._util import FrozenList, lazy
 
 __all__ = ["Request", "Response"]
 
@@ -47,6 +47,55 @@ _TOKEN_FULLMATCH: Final = _abnf.TOKEN_RE.fullmatch
 
 def _invalid(key: str) -> RemoteProtocolError:
     return RemoteProtocolError(400, f"Invalid {display_name(key)} header")
+
+
+# Typed values that repeat across requests and connections (a device's From,
+# To and Contact each time it connects again, a phone model's Supported list,
+# the registrar's Request-URI): parsed once per process and shared, as parsed
+# values are immutable; so is what the registrar derives from them. Only
+# successful parses are kept, keyed by the exact text. Bounded, as the text is
+# the peer's: values up to _SHARED_MAX_LENGTH characters, and emptied when full.
+_SHARED: dict[tuple[str, str], object] = {}
+_SHARED_MAX: Final = 8192
+_SHARED_MAX_LENGTH: Final = 512
+
+
+def _shared(kind: str, raw: str, parse: Callable[[str], T]) -> T:
+    if len(raw) > _SHARED_MAX_LENGTH:
+        return parse(raw)
+    key = (kind, raw)
+    value = _SHARED.get(key)
+    if value is None:
+        value = parse(raw)
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        _SHARED[key] = value
+    return value  # type: ignore[return-value]
+
+
+def _tagged_name_addr(value: str) -> NameAddr:
+    name_addr = parse_name_addr(value)
+    tag = name_addr.params.get("tag", "")
+    # tag-param = "tag" EQUAL token (not a quoted-string / IPv6reference)
+    if tag is None or (tag and (tag[0] == '"' or tag[0] == "[")):
+        raise RemoteProtocolError(400, "Invalid tag parameter")
+    return name_addr
+
+
+def _contact_line(raw: str) -> list[Contact]:
+    return FrozenList(parse_contact_line(raw))  # shared: read-only
+
+
+def _option_tags_or_empty(raw: str) -> frozenset[str]:
+    return parse_option_tags([raw], allow_empty=True)
+
+
+def _option_tags_strict(raw: str) -> frozenset[str]:
+    return parse_option_tags([raw], allow_empty=False)
+
+
+def _request_uri(raw: str) -> SipUri | AbsoluteUri:
+    return parse_uri(raw, allow_headers=False)
 
 
 class _Message:
@@ -135,18 +184,17 @@ class _Message:
     def _tagged(self, key: str) -> NameAddr:
         value = self._required(key)
         try:
-            name_addr = parse_name_addr(value)
+            return _shared(key, value, _tagged_name_addr)
         except RemoteProtocolError as exc:
             raise _invalid(key) from exc
-        tag = name_addr.params.get("tag", "")
-        # tag-param = "tag" EQUAL token (not a quoted-string / IPv6reference)
-        if tag is None or (tag and (tag[0] == '"' or tag[0] == "[")):
-            raise _invalid(key)
-        return name_addr
 
     def _option_tags(self, key: str, *, allow_empty: bool) -> frozenset[str]:
+        values = self.headers.get(key, [])
         try:
-            return parse_option_tags(self.headers.get(key, []), allow_empty=allow_empty)
+            if len(values) == 1:  # the usual single line: shared per process
+                parse = _option_tags_or_empty if allow_empty else _option_tags_strict
+                return _shared(key, values[0], parse)
+            return parse_option_tags(values, allow_empty=allow_empty)
         except RemoteProtocolError as exc:
             raise _invalid(key) from exc
 
@@ -201,6 +249,12 @@ class _Message:
     @lazy
     def contacts(self) -> list[Contact]:
         """All Contact values in order; ``Contact: *`` gives one with ``is_star``."""
+        lines = self.headers.get("contact", ())
+        if len(lines) == 1:  # the usual single line: shared per process
+            try:
+                return _shared("contact", lines[0], _contact_line)
+            except RemoteProtocolError as exc:
+                raise _invalid("contact") from exc
         contacts = self._lines("contact", parse_contact_line)
         if len(contacts) > 1 and any(c.is_star for c in contacts):
             raise RemoteProtocolError(400, "Invalid Contact header: * with other contacts")
@@ -356,7 +410,7 @@ class Request(_Message):
     def request_uri(self) -> SipUri | AbsoluteUri:
         """The parsed Request-URI (URI headers are not allowed in it: RFC 3261 §19.1.1)."""
         try:
-            return parse_uri(self.uri, allow_headers=False)
+            return _shared("request-uri", self.uri, _request_uri)
         except RemoteProtocolError as exc:
             raise RemoteProtocolError(400, "Invalid Request-URI") from exc
 

@@ -29,6 +29,9 @@ DEFAULT_MAX_MESSAGE_SIZE: Final = 65535
 """Largest message ``parse_message`` accepts by default (answer 513 beyond)."""
 
 _KEY_CACHE_GET: Final = KEY_CACHE.get
+# One string object per common method and for the version, shared by every message.
+_METHODS: Final = {method: method for method in _abnf.COMMON_METHODS}
+_SIP_2_0: Final = "SIP/2.0"
 _SIP_VERSION_FULLMATCH: Final = _abnf.SIP_VERSION_RE.fullmatch
 
 
@@ -112,8 +115,11 @@ def _start_line(start: str, headers: dict[str, list[str]], body: bytes) -> Reque
     if len(parts) != 3 or not parts[0] or not parts[1]:
         raise _bad("Invalid Request-Line")
     method, uri, version = parts
-    _check_version(version)
-    return Request(method, uri, version, headers, body)
+    if version == _SIP_2_0:
+        version = _SIP_2_0
+    else:
+        _check_version(version)
+    return Request(_METHODS.get(method, method), uri, version, headers, body)
 
 
 def _check_version(version: str) -> None:

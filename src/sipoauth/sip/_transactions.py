@@ -20,10 +20,11 @@ and calls ``expire(now)`` when ``next_timer()`` says so. ``now`` is passed in
 
 Keys (§17.2.3). When the top Via's branch starts with the magic cookie
 ``z9hG4bK`` (and has something after it), the key is (branch, sent-by,
-method), with ACK mapped to INVITE. Otherwise the request comes from an RFC
-2543 element and the key is built from the Request-URI, To tag, From tag,
-Call-ID, CSeq number and method, and the raw top Via (RFC 4475 §3.2.1
-badbranch takes this path).
+method), with ACK mapped to INVITE; sent-by as its two parts (host, port),
+the same comparison without building a string per request. Otherwise the
+request comes from an RFC 2543 element and the key is built from the
+Request-URI, To tag, From tag, Call-ID, CSeq number and method, and the raw
+top Via (RFC 4475 §3.2.1 badbranch takes this path).
 
 States. A started transaction is PENDING (Trying/Proceeding: its
 retransmissions are absorbed); ``complete`` stores the final response bytes
@@ -64,6 +65,7 @@ PENDING: Final = _Pending.PENDING
 """``lookup`` result: the request is a retransmission of one still being processed."""
 
 _METHOD_OF_ACK: Final = "INVITE"
+_MAGIC_COOKIE: Final = "z9hG4bK"  # RFC 3261 §8.1.1.7 (as Via.has_magic_cookie)
 
 
 class ServerTransactions:
@@ -91,9 +93,10 @@ class ServerTransactions:
         malformed (``validate()`` has normally run before).
         """
         via = request.top_via
-        if via.has_magic_cookie:
+        branch = via.params.get("branch")
+        if branch is not None and len(branch) > 7 and branch.startswith(_MAGIC_COOKIE):
             method = request.method
-            return (via.branch, via.sent_by, _METHOD_OF_ACK if method == "ACK" else method)
+            return (branch, via.host, via.port, _METHOD_OF_ACK if method == "ACK" else method)
         # RFC 2543 style: Request-URI, To tag, From tag, Call-ID, CSeq, top Via.
         cseq = request.cseq
         top_via_raw = split_list(request.headers["via"][0])[0]

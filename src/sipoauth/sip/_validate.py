@@ -22,10 +22,7 @@ __all__ = ["codings", "validate_request", "validate_response"]
 _TOKEN_FULLMATCH: Final = _abnf.TOKEN_RE.fullmatch
 _REQUIRED_IN_REQUESTS: Final = ("via", "to", "from", "call-id", "cseq")
 _REQUIRED_IN_RESPONSES: Final = ("via", "to", "from", "call-id", "cseq")
-_COMMON_METHODS: Final = frozenset(
-    {"REGISTER", "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "NOTIFY", "SUBSCRIBE",
-     "REFER", "INFO", "MESSAGE", "UPDATE", "PRACK", "PUBLISH"}
-)  # fmt: skip
+_COMMON_METHODS: Final = _abnf.COMMON_METHODS
 
 
 def _invalid(key: str) -> RemoteProtocolError:
@@ -134,10 +131,13 @@ _CHECKS: Final[dict[str, Callable[[_Message], None]]] = {
 
 def _check_headers(message: _Message, required: tuple[str, ...]) -> None:
     headers = message.headers
-    for key in required:
-        if key not in headers:
-            raise RemoteProtocolError(400, f"Missing {display_name(key)} header")
     unchecked = message._unchecked
+    if unchecked is None:
+        for key in required:
+            if key not in headers:
+                raise RemoteProtocolError(400, f"Missing {display_name(key)} header")
+    # else: a ParseCache match, with the header names of a request that passed
+    # (so every required header is there) and only these values not yet checked.
     for key in headers if unchecked is None else unchecked:
         accessor = _ACCESSORS.get(key)
         if accessor is not None:
