@@ -315,14 +315,9 @@ def test_rfc3261_17_2_2_challenge_is_retransmitted_too(connect: Connect) -> None
     assert conn.receive_data(request, NOW + 1).data == first.data
 
 
-# -- product bugs found by these tests (see the report) ------------------------------------
+# -- To tags and unanswerable junk ----------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RFC 3261 §8.2.6.2: SipCore builds its own responses (OPTIONS 200, 480, 501, "
-    "405, 416, 420, 415, 406) without a To tag; only the registrar passes to_tag",
-)
 @pytest.mark.parametrize(
     "request_bytes",
     [
@@ -345,11 +340,6 @@ def test_rfc3261_8_2_6_2_every_final_response_has_a_to_tag(
     assert response.to.tag
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sip/_framing.py FramingError.respond builds a 400 for octets that are not a "
-    "request (no Via/From/To/Call-ID/CSeq): its docstring says it returns None then",
-)
 @pytest.mark.parametrize("junk", [b"C\r\n\r\n", b"hello world\r\nfoo: bar\r\n\r\n"])
 def test_junk_that_cannot_be_framed_gets_no_response_only_a_close(
     junk: bytes, connect: Connect

@@ -91,8 +91,9 @@ class SipConnection:
                 if event.pong_needed:
                     out.data.append(PONG)
             elif isinstance(event, FramingError):
-                if event.response is not None:
-                    out.data.append(event.response)
+                response = event.respond(self._core.registrar.new_tag())
+                if response is not None:
+                    out.data.append(response)
                 if event.close:
                     out.close = True
                     return out

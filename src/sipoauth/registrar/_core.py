@@ -123,6 +123,7 @@ class SipCore:
 
     def _dispatch(self, request: Request, flow: Flow, now: float) -> CoreResult:
         method = request.method
+        tag = self.registrar.new_tag  # RFC 3261 §8.2.6.2: every final response gets a To tag
         try:
             refusal = inspect_request(
                 request,
@@ -130,6 +131,7 @@ class SipCore:
                 known_methods=KNOWN_METHODS,
                 supported_options=SUPPORTED_OPTIONS,
                 accepted_body_types=ACCEPTED_BODIES,
+                to_tag=tag(),
             )
         except SipError as exc:
             return self._error_response(request, exc)
@@ -146,19 +148,30 @@ class SipCore:
                 outcome.detail,
             )
         if method == "OPTIONS":
-            response = build_response(request, 200, "OK", headers=self._options_headers)
+            response = build_response(
+                request, 200, "OK", headers=self._options_headers, to_tag=tag()
+            )
             return CoreResult(response, 200, method)
         if method == "CANCEL":
-            response = build_response(request, 481, "Call/Transaction Does Not Exist")
+            response = build_response(request, 481, "Call/Transaction Does Not Exist", to_tag=tag())
             return CoreResult(response, 481, method)
         # INVITE passed the §8.2 checks; calls are not routed by this node yet.
-        response = build_response(request, 480, "Temporarily Unavailable")
+        response = build_response(request, 480, "Temporarily Unavailable", to_tag=tag())
         return CoreResult(response, 480, method, detail="call routing not available")
 
-    @staticmethod
-    def _error_response(request: Request, exc: SipError) -> CoreResult:
+    def _error_response(self, request: Request, exc: SipError) -> CoreResult:
+        # RFC 3261 §18.2.2: a response travels along the top Via; without one (octets
+        # that merely look like a request line) there is nobody to answer.
+        if not request.get_all("via"):
+            return CoreResult(None, exc.status, request.method, detail=exc.reason)
         try:
-            response = build_response(request, exc.status, exc.reason, headers=exc.headers)
+            response = build_response(
+                request,
+                exc.status,
+                exc.reason,
+                headers=exc.headers,
+                to_tag=self.registrar.new_tag(),
+            )
         except SipError:
             return CoreResult(None, exc.status, request.method, detail=exc.reason)
         return CoreResult(response, exc.status, request.method, detail=exc.reason)

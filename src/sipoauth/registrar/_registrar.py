@@ -175,6 +175,8 @@ class Registrar:
         self.verifier = verifier
         self.table = table if table is not None else BindingTable()
         self._tag = tag_factory
+        self.new_tag = tag_factory
+        """A fresh To tag (RFC 3261 §19.3) for any response this node builds."""
         self._date = _DateCache()
         self._headers = _SettingsHeaders(settings)
 

@@ -121,8 +121,8 @@ class FramingError:
             message: Request | object = parse_head(self.head)
         except SipError as exc:
             message = exc.request
-        if not isinstance(message, Request):
-            return None
+        if not isinstance(message, Request) or not message.get_all("via"):
+            return None  # RFC 3261 §18.2.2: no Via, nowhere to send a response
         try:
             return build_response(message, self.status, self.reason, to_tag=to_tag)
         except SipError:
