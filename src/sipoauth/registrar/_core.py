@@ -116,7 +116,7 @@ class SipCore:
             transactions.start(key, now)  # its retransmissions are absorbed, as while processing
             raise
         if result.response is not None:
-            transactions.complete(key, result.response, now)
+            transactions.complete(key, result.response, now, call_id=request.call_id)
         else:
             transactions.start(key, now)
         return result

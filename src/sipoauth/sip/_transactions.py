@@ -35,6 +35,12 @@ entry anyway: a phone whose connection broke retransmits its REGISTER on a
 new connection, and it must get the same answer rather than a second
 processing (and a second token check).
 
+One per Call-ID. A UA sends no new REGISTER on a Call-ID before the previous
+one got its final response (RFC 3261 §10.2), so when a request completes, an
+older completed transaction of the same Call-ID can no longer be
+retransmitted and is dropped: a device re-registering thousands of times a
+minute costs one entry, not one per REGISTER.
+
 Bounds. Entries are kept in an ordered dict in deadline order (every write
 moves its entry to the end with deadline ``now + linger``, so with a
 non-decreasing ``now`` the order is the deadline order): ``expire`` pops from
@@ -75,12 +81,14 @@ class ServerTransactions:
     ``max_entries`` bounds memory (oldest evicted first).
     """
 
-    def __init__(self, *, linger: float = 32.0, max_entries: int = 100_000) -> None:
+    def __init__(self, *, linger: float = 32.0, max_entries: int = 20_000) -> None:
         if linger <= 0 or max_entries <= 0:
             raise LocalProtocolError(reason="linger and max_entries must be positive")
         self.linger = linger
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, tuple[float, bytes | _Pending]] = OrderedDict()
+        self._by_call_id: dict[str, Hashable] = {}
+        self._call_id_of: dict[Hashable, str] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -123,7 +131,7 @@ class ServerTransactions:
             return None
         deadline, state = entry
         if deadline <= now:
-            del self._entries[key]
+            self._forget(key)
             return None
         return state
 
@@ -134,8 +142,20 @@ class ServerTransactions:
             raise LocalProtocolError(reason="transaction already exists")
         self._put(key, PENDING, now)
 
-    def complete(self, key: Hashable, response: bytes, now: float) -> None:
-        """Record the final response of ``key``; retransmissions get ``response``."""
+    def complete(
+        self, key: Hashable, response: bytes, now: float, *, call_id: str | None = None
+    ) -> None:
+        """Record the final response of ``key``; retransmissions get ``response``.
+
+        With ``call_id``, an older completed transaction of the same Call-ID is
+        dropped (see "One per Call-ID" above).
+        """
+        if call_id is not None:
+            previous = self._by_call_id.get(call_id)
+            if previous is not None and previous != key:
+                self._forget(previous)
+            self._by_call_id[call_id] = key
+            self._call_id_of[key] = call_id
         self._put(key, response, now)
 
     def _put(self, key: Hashable, state: bytes | _Pending, now: float) -> None:
@@ -143,7 +163,13 @@ class ServerTransactions:
         entries[key] = (now + self.linger, state)
         entries.move_to_end(key)
         if len(entries) > self.max_entries:
-            entries.popitem(last=False)
+            self._forget(next(iter(entries)))
+
+    def _forget(self, key: Hashable) -> None:
+        self._entries.pop(key, None)
+        call_id = self._call_id_of.pop(key, None)
+        if call_id is not None and self._by_call_id.get(call_id) == key:
+            del self._by_call_id[call_id]
 
     def expire(self, now: float) -> None:
         """Forget every transaction whose linger time has passed."""
@@ -152,7 +178,7 @@ class ServerTransactions:
             key, (deadline, _) = next(iter(entries.items()))
             if deadline > now:
                 break
-            del entries[key]
+            self._forget(key)
 
     def next_timer(self) -> float | None:
         """When ``expire`` next has work (an absolute ``now`` value), or ``None``."""
