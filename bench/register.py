@@ -415,9 +415,9 @@ def _run_mode(args: argparse.Namespace, fresh: bool, work: Path) -> dict[str, fl
     user, system = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
     cpu = user + system
     registered = args.devices if not fresh else min(args.devices, ok)
-    # Steady: memory with every device connected and registered, before the run.
-    # Storm: devices are registered (bindings) but their connections are closed.
-    rss_per_device = ((rss_loaded if not fresh else rss_end) - rss_base) / max(1, registered)
+    # After the run: steady, every device connected, registered and its caches warm;
+    # storm, every device registered (bindings) with its last connection closed.
+    rss_per_device = (rss_end - rss_base) / max(1, registered)
     figures = {
         "mode": "fresh" if fresh else "steady",
         "devices": args.devices,
@@ -431,6 +431,7 @@ def _run_mode(args: argparse.Namespace, fresh: bool, work: Path) -> dict[str, fl
         "rss_per_device_kb": rss_per_device,
         "server_rss_mb": rss_end / 1024,
         "server_rss_base_mb": rss_base / 1024,
+        "rss_after_first_register_kb": (rss_loaded - rss_base) / max(1, registered),
         "failures": fail,
     }
     others = {}
