@@ -383,3 +383,20 @@ async def test_refresh_only_moving_expiry_is_not_rewritten(prepared: Prepared, n
         assert third.expires_at > first.expires_at
     finally:
         await client.close()
+
+
+async def test_refusals_are_logged_without_the_token(
+    prepared: Prepared, node: Node, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """STYLE.md rule 10: a refusal is logged (device, status, why) but never the token."""
+    client = await connect(prepared, node)
+    try:
+        token = prepared.mint(PHONE2)
+        resp = await register(client, phone(), token)
+        assert resp.status == 403
+    finally:
+        await client.close()
+    err = capfd.readouterr().err
+    assert "sip request refused" in err
+    assert token not in err
+    assert token[:40] not in err

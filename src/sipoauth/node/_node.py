@@ -44,6 +44,7 @@ from ._bootstrap import PKI_DIR
 from ._config import NodeConfig
 from ._flows import FlowTable
 from ._keys import token_context
+from ._logging import configure_logging
 from ._memory import release_free_memory
 from ._sip import ListenerSpec, SipEndpoint, open_listener
 
@@ -74,6 +75,10 @@ class Node:
     """One running node."""
 
     def __init__(self, config: NodeConfig, store: Store, pki: NodePki) -> None:
+        if not structlog.is_configured():
+            # structlog's default renderer prints rich tracebacks *with locals*, which
+            # could show a token; a node never runs with it (STYLE.md rule 10).
+            configure_logging()
         self.config = config
         self.store = store
         self.pki = pki
