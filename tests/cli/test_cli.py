@@ -537,6 +537,20 @@ def test_sip_oauth_mode_enable_then_status_json(node_dir: Path) -> None:
     assert json.loads(status.stdout) == {"sip_oauth_mode": True}
 
 
+def test_sip_challenge_style_set_status_and_refusal(node_dir: Path) -> None:
+    """REFERENCE-BEHAVIOUR step 2 / RFC 8898: the challenge style is a setting with two
+    values; anything else is refused with the choices named and no traceback."""
+    status = run(node_dir, "utils", "sip-challenge-style", "status", "--json")
+    assert json.loads(status.stdout) == {"sip_challenge_style": "rfc8898"}
+    run(node_dir, "utils", "sip-challenge-style", "set", "proxy")
+    status = run(node_dir, "utils", "sip-challenge-style", "status", "--json")
+    assert json.loads(status.stdout) == {"sip_challenge_style": "proxy"}
+    bad = run(node_dir, "utils", "sip-challenge-style", "set", "digest", ok=False)
+    assert bad.returncode != 0
+    assert "rfc8898, proxy" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
 def test_devices_add_and_list_json(node_dir: Path) -> None:
     """R1.1 / R9: an 8851 with the OAuth profile and line 1001 is added and listed."""
     added = run(

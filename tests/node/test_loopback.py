@@ -400,3 +400,57 @@ async def test_refusals_are_logged_without_the_token(
     assert "sip request refused" in err
     assert token not in err
     assert token[:40] not in err
+
+
+async def test_challenge_style_change_applies_without_restart(
+    prepared: Prepared, node: Node
+) -> None:
+    """REFERENCE-BEHAVIOUR step 2: the 407 + Proxy-Authenticate style is a setting; the
+    node picks a change up from the store's change notification."""
+    from sipoauth import admin
+
+    client = await connect(prepared, node)
+    try:
+        await admin.set_challenge_style(node.store, "proxy")
+        for _ in range(100):
+            if node.registrar.settings.challenge_style == "proxy":
+                break
+            await asyncio.sleep(0.05)
+        resp = await register(client, phone(), None)
+        assert resp.status == 407
+        assert resp.get("proxy-authenticate").startswith('Bearer realm="ccmsipline"')
+    finally:
+        await admin.set_challenge_style(node.store, "rfc8898")
+        await client.close()
+
+
+async def test_challenge_style_refuses_unknown_value(node: Node) -> None:
+    from sipoauth import admin
+
+    with pytest.raises(admin.InvalidValue, match="rfc8898, proxy"):
+        await admin.set_challenge_style(node.store, "digest")
+
+
+async def test_r8_mode_change_waits_for_callmanager_restart(prepared: Prepared, node: Node) -> None:
+    """R7/R8: `utils sipOAuth-mode disable` marks the node restart pending; the running
+    service keeps registering until it restarts, then refuses (403 prerequisite)."""
+    from sipoauth import admin
+
+    await admin.set_sip_oauth_mode(node.store, node_name="node1", enabled=False)
+    try:
+        await node.load()  # what the change notification triggers
+        assert node.directory.oauth_mode  # still the mode the service started with
+        assert (await node.store.nodes.get("node1")).restart_pending
+        await node.stop()
+        await node.start()  # "Restart" of Cisco CallManager
+        assert not node.directory.oauth_mode
+        assert not (await node.store.nodes.get("node1")).restart_pending
+        client = await connect(prepared, node)
+        try:
+            resp = await register(client, phone(), prepared.mint())
+            assert resp.status == 403
+            assert resp.get("retry-after") == "35"
+        finally:
+            await client.close()
+    finally:
+        await admin.set_sip_oauth_mode(node.store, node_name="node1", enabled=True)

@@ -14,9 +14,16 @@ from ._devices import (
 )
 from ._edges import add_edge, delete_edge
 from ._errors import AdminError, Conflict, InvalidValue, NotFound, NotPublisher
-from ._mode import set_sip_oauth_mode, sip_oauth_mode
+from ._mode import (
+    CHALLENGE_STYLES,
+    challenge_style,
+    set_challenge_style,
+    set_sip_oauth_mode,
+    sip_oauth_mode,
+)
 
 __all__ = [
+    "CHALLENGE_STYLES",
     "DEFAULT_PROFILE",
     "OAUTH_DESK_MODELS",
     "OAUTH_PROFILE",
@@ -28,12 +35,14 @@ __all__ = [
     "NotPublisher",
     "add_device",
     "add_edge",
+    "challenge_style",
     "check_profile",
     "delete_device",
     "delete_edge",
     "device_type_of",
     "ensure_default_profiles",
     "oauth_capable",
+    "set_challenge_style",
     "set_sip_oauth_mode",
     "sip_oauth_mode",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sipoauth.store import Store
 
 from . import _settings as keys
-from ._errors import NotFound, NotPublisher
+from ._errors import InvalidValue, NotFound, NotPublisher
 
 
 async def set_sip_oauth_mode(store: Store, *, node_name: str, enabled: bool) -> list[str]:
@@ -33,3 +33,22 @@ async def set_sip_oauth_mode(store: Store, *, node_name: str, enabled: bool) -> 
 async def sip_oauth_mode(store: Store) -> bool:
     """The cluster-wide flag."""
     return bool(await store.settings.get(keys.SIP_OAUTH_MODE, False))
+
+
+CHALLENGE_STYLES = ("rfc8898", "proxy")
+"""`rfc8898`: 401 + WWW-Authenticate (RFC 8898); `proxy`: 407 + Proxy-Authenticate,
+the form deployed phones of the reference system expect."""
+
+
+async def set_challenge_style(store: Store, style: str) -> None:
+    """How the registrar challenges a REGISTER without credentials (cluster-wide)."""
+    if style not in CHALLENGE_STYLES:
+        raise InvalidValue(
+            f"challenge style {style!r}: choose one of {', '.join(CHALLENGE_STYLES)}"
+        )
+    await store.settings.set(keys.CHALLENGE_STYLE, style)
+    await store.notify("config", "sip-challenge-style")
+
+
+async def challenge_style(store: Store) -> str:
+    return str(await store.settings.get(keys.CHALLENGE_STYLE, keys.DEFAULTS[keys.CHALLENGE_STYLE]))

@@ -20,6 +20,12 @@ from ._context import emit_table, fail, get_context, run, with_store
 utils_app = typer.Typer(help="Utilities, as on the reference command line.", no_args_is_help=True)
 mode_app = typer.Typer(help="SIP OAuth mode of the cluster (R7).", no_args_is_help=True)
 utils_app.add_typer(mode_app, name="sipOAuth-mode")
+challenge_app = typer.Typer(
+    help="How REGISTERs without credentials are challenged: rfc8898 (401 + "
+    "WWW-Authenticate) or proxy (407 + Proxy-Authenticate, as deployed phones expect).",
+    no_args_is_help=True,
+)
+utils_app.add_typer(challenge_app, name="sip-challenge-style")
 devices_app = typer.Typer(help="Devices and their lines.", no_args_is_help=True)
 edges_app = typer.Typer(
     help="Edge (Expressway-C) entries allowed on the SIP MRA port (R6).", no_args_is_help=True
@@ -72,6 +78,26 @@ def mode_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         typer.echo(json.dumps({"sip_oauth_mode": enabled}))
     else:
         typer.echo(f"SIP OAuth mode: {'enabled' if enabled else 'disabled'}")
+
+
+@challenge_app.command("set")
+def challenge_set(
+    ctx: typer.Context,
+    style: Annotated[str, typer.Argument(help="rfc8898 or proxy.")],
+) -> None:
+    """Set the challenge style for the cluster (nodes apply it at once)."""
+    _admin_call(ctx, lambda store: admin.set_challenge_style(store, style))
+    typer.echo(f"SIP challenge style: {style}")
+
+
+@challenge_app.command("status")
+def challenge_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Show the challenge style."""
+    style = _admin_call(ctx, admin.challenge_style)
+    if as_json:
+        typer.echo(json.dumps({"sip_challenge_style": style}))
+    else:
+        typer.echo(f"SIP challenge style: {style}")
 
 
 @devices_app.command("add")

@@ -130,9 +130,12 @@ class Node:
                 )
             )
         revoked = [g.sid for g in await store.grants.list_revoked()]
-        snapshot = DirectorySnapshot.build(
-            oauth_mode=bool(settings[keys_.SIP_OAUTH_MODE]), devices=devices, revoked=revoked
-        )
+        # R8: a mode change takes effect when the CallManager service (re)starts; a
+        # running service keeps the mode it started with ("restart pending").
+        mode = bool(settings[keys_.SIP_OAUTH_MODE])
+        if self._servers:
+            mode = self.directory.oauth_mode
+        snapshot = DirectorySnapshot.build(oauth_mode=mode, devices=devices, revoked=revoked)
         self.edges = [
             EdgeEntry(e.address, e.description, tuple(e.x509_names), e.domain)
             for e in await store.edges.list()
@@ -175,6 +178,7 @@ class Node:
         node_row = await self.store.nodes.get(config.node_name)
         if node_row is None:
             raise RuntimeError(f"server {config.node_name!r} is not configured")
+        await self.load()  # the mode and ports in effect from now on (R8)
         overrides = dict(config.port_overrides)
         oauth_port = overrides.get(OAUTH_PORT, node_row.oauth_port)
         mra_port = overrides.get(MRA_PORT, node_row.mra_port)
@@ -220,6 +224,8 @@ class Node:
                     port,
                 )
             )
+        if node_row.restart_pending:
+            await self.store.nodes.set_restart_pending(config.node_name, False)
         self._tasks = [
             asyncio.create_task(self._timer_loop(), name="sip-timers"),
             asyncio.create_task(self._mirror_loop(), name="binding-mirror"),
