@@ -46,6 +46,8 @@ class NodeConfig:
     mirror_slack: float = 60.0
     """A refresh that only moves a binding's expiry is mirrored once the stored
     expiry lags by this many seconds (new, changed and removed bindings at once)."""
+    memory_trim_interval: float = 5.0
+    """Seconds between returns of freed heap memory to the OS (glibc malloc_trim)."""
     timer_interval: float = 1.0
     """Seconds between binding / transaction expiry passes."""
     port_overrides: tuple[tuple[str, int], ...] = ()

@@ -329,6 +329,7 @@ class Node:
         interval = self.config.timer_interval
         last_idle_sweep = time.time()
         trimmed_at_accept = 0
+        last_trim = last_idle_sweep
         while True:
             await asyncio.sleep(interval)
             now = time.time()
@@ -339,11 +340,15 @@ class Node:
                 if now - last_idle_sweep > 30:
                     last_idle_sweep = now
                     self._endpoint.close_idle(now, self.config.idle_timeout)
-                    release_free_memory()
-                # After a burst of handshakes, give their scratch memory back (see _memory).
+                # Give freed memory back (see _memory): now and then (~1 ms each),
+                # and at once after a burst of handshakes.
                 accepted = self._endpoint.accepted
-                if accepted - trimmed_at_accept >= TRIM_AFTER_HANDSHAKES:
+                if (
+                    accepted - trimmed_at_accept >= TRIM_AFTER_HANDSHAKES
+                    or now - last_trim >= self.config.memory_trim_interval
+                ):
                     trimmed_at_accept = accepted
+                    last_trim = now
                     release_free_memory()
 
     async def _mirror_loop(self) -> None:
