@@ -43,6 +43,16 @@ def _admin_call(ctx: typer.Context, action: Any) -> Any:
         raise fail(exc.message) from None
 
 
+def _emit_setting(
+    key: str, label: str, value: object, as_json: bool, text: str | None = None
+) -> None:
+    """One setting: `{"key": value}` with --json, else `Label: text`."""
+    if as_json:
+        typer.echo(json.dumps({key: value}))
+    else:
+        typer.echo(f"{label}: {value if text is None else text}")
+
+
 def _set_mode(ctx: typer.Context, enabled: bool) -> None:
     cli = get_context(ctx)
 
@@ -74,10 +84,9 @@ def mode_disable(ctx: typer.Context) -> None:
 def mode_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Show whether SIP OAuth mode is enabled."""
     enabled = _admin_call(ctx, admin.sip_oauth_mode)
-    if as_json:
-        typer.echo(json.dumps({"sip_oauth_mode": enabled}))
-    else:
-        typer.echo(f"SIP OAuth mode: {'enabled' if enabled else 'disabled'}")
+    _emit_setting(
+        "sip_oauth_mode", "SIP OAuth mode", enabled, as_json, "enabled" if enabled else "disabled"
+    )
 
 
 @challenge_app.command("set")
@@ -94,10 +103,7 @@ def challenge_set(
 def challenge_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Show the challenge style."""
     style = _admin_call(ctx, admin.challenge_style)
-    if as_json:
-        typer.echo(json.dumps({"sip_challenge_style": style}))
-    else:
-        typer.echo(f"SIP challenge style: {style}")
+    _emit_setting("sip_challenge_style", "SIP challenge style", style, as_json)
 
 
 @devices_app.command("add")
