@@ -3,7 +3,8 @@
 
     .venv/bin/python bench/register.py                 # steady state, 1,000 devices, 10 s
     .venv/bin/python bench/register.py --fresh         # registration storm
-    .venv/bin/python bench/register.py --compare       # both, side by side
+    .venv/bin/python bench/register.py --compare       # both, side by side, and the
+                                                       # storm's TLS-only ceiling
 
 Steady state: every device holds one TLS connection to the SIP Phone OAuth
 Port and re-registers as fast as the node answers (token verification is a
@@ -239,6 +240,10 @@ async def client_main(args: argparse.Namespace) -> None:
             template = templates[i]
             started = time.perf_counter()
             conn = await connect("127.0.0.1", args.port, context, "localhost")
+            if args.handshake_only:
+                note(200, started)  # the TLS connection alone: the storm's ceiling
+                conn.abort()
+                continue
             request = template.format(
                 branch=f"{worker}y{cseq}",
                 call_id=f"storm-{worker}-{cseq}",
@@ -293,15 +298,17 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def run_mode(args: argparse.Namespace, fresh: bool) -> dict[str, float]:
+def run_mode(args: argparse.Namespace, fresh: bool, tls_only: bool = False) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="sipoauth-bench-"))
     try:
-        return _run_mode(args, fresh, work)
+        return _run_mode(args, fresh, work, tls_only)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _run_mode(args: argparse.Namespace, fresh: bool, work: Path) -> dict[str, float]:
+def _run_mode(
+    args: argparse.Namespace, fresh: bool, work: Path, tls_only: bool
+) -> dict[str, float]:
     data_dir = work / "var"
     port, mra_port = free_port(), free_port()
     asyncio.run(prepare(data_dir, args.devices, port, mra_port))
@@ -315,7 +322,8 @@ def _run_mode(args: argparse.Namespace, fresh: bool, work: Path) -> dict[str, fl
     token_files = []
     for k in range(clients):
         count = share[k] if not fresh else args.storm_tokens // clients
-        tokens = mint_tokens(data_dir, firsts[k], count, share[k])
+        # TLS-only sends no REGISTER: its "tokens" are just connection slots.
+        tokens = ["-"] * count if tls_only else mint_tokens(data_dir, firsts[k], count, share[k])
         path = work / f"tokens-{k}.json"
         path.write_text(json.dumps(tokens))
         token_files.append(path)
@@ -378,6 +386,8 @@ def _run_mode(args: argparse.Namespace, fresh: bool, work: Path) -> dict[str, fl
             ]
             if fresh:
                 cmd.append("--fresh")
+            if tls_only:
+                cmd.append("--handshake-only")
             procs.append(
                 subprocess.Popen(
                     cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
@@ -419,7 +429,7 @@ def _run_mode(args: argparse.Namespace, fresh: bool, work: Path) -> dict[str, fl
     # storm, every device registered (bindings) with its last connection closed.
     rss_per_device = (rss_end - rss_base) / max(1, registered)
     figures = {
-        "mode": "fresh" if fresh else "steady",
+        "mode": "tls-only" if tls_only else "fresh" if fresh else "steady",
         "devices": args.devices,
         "register_per_s": ok / elapsed,
         "p50_ms": percentile(latencies, 0.50) * 1000,
@@ -469,7 +479,16 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--clients", type=int, default=1, help="load-generator processes")
     parser.add_argument("--fresh", action="store_true", help="registration storm")
-    parser.add_argument("--compare", action="store_true", help="steady and storm side by side")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="steady, storm and the storm's TLS-only ceiling side by side",
+    )
+    parser.add_argument(
+        "--handshake-only",
+        action="store_true",
+        help="storm without the REGISTER: new TLS connections only (the storm's ceiling)",
+    )
     parser.add_argument(
         "--concurrency", type=int, default=64, help="storm: registrations in flight at once"
     )
@@ -492,8 +511,11 @@ def main() -> None:
         except ImportError:
             asyncio.run(client_main(args))
         return
-    modes = [False, True] if args.compare else [args.fresh]
-    rows = [run_mode(args, fresh) for fresh in modes]
+    if args.compare:
+        modes = [(False, False), (True, False), (True, True)]
+    else:
+        modes = [(args.fresh or args.handshake_only, args.handshake_only)]
+    rows = [run_mode(args, fresh, tls_only) for fresh, tls_only in modes]
     print_table(rows)
     for row in rows:
         print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}))
