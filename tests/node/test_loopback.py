@@ -7,6 +7,7 @@ SIP MRA Port (5091 role, mutual TLS), exactly as phones and the edge do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import ssl
 import time
@@ -454,3 +455,22 @@ async def test_r8_mode_change_waits_for_callmanager_restart(prepared: Prepared, 
             await client.close()
     finally:
         await admin.set_sip_oauth_mode(node.store, node_name="node1", enabled=True)
+
+
+async def test_stalled_handshake_is_disconnected_after_timeout(prepared: Prepared) -> None:
+    """A client that opens TCP and never finishes TLS is dropped after the handshake
+    timeout (it must not hold a slot for ever)."""
+    from ._support import start_node
+
+    node = await start_node(prepared, handshake_timeout=0.3)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port_of(node, "TLS"))
+        try:
+            data = await asyncio.wait_for(reader.read(100), 5)
+            assert data == b""  # closed by the node
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+    finally:
+        await node.close()
