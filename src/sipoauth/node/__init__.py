@@ -1,7 +1,7 @@
 """The asyncio node process: listeners, services, write-behind of bindings."""
 
 from ._bootstrap import ADMIN_USER, InitReport, initialise, read_password_file
-from ._config import DEFAULT_DATA_DIR, NodeConfig, default_data_dir, default_hostname
+from ._config import DEFAULT_DATA_DIR, NodeConfig, default_hostname
 from ._flows import FlowTable
 from ._keys import TokenContext, load_keyring, token_context
 from ._node import Listener, Node
@@ -15,7 +15,6 @@ __all__ = [
     "Node",
     "NodeConfig",
     "TokenContext",
-    "default_data_dir",
     "default_hostname",
     "initialise",
     "load_keyring",

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_DATA_DIR = "./var"
-
-
-def default_data_dir() -> Path:
-    """`SIPOAUTH_HOME`, else ./var."""
-    return Path(os.environ.get("SIPOAUTH_HOME") or DEFAULT_DATA_DIR)
 
 
 def default_hostname() -> str:

@@ -38,7 +38,7 @@ from sipoauth.registrar import (
     SipCore,
 )
 from sipoauth.sip import ServerTransactions
-from sipoauth.store import JsonValue, Registration, Store
+from sipoauth.store import Registration, Store
 
 from ._bootstrap import PKI_DIR
 from ._config import NodeConfig
@@ -94,20 +94,17 @@ class Node:
         self._mirrored: dict[BindingKey, tuple[tuple[str, tuple[str, ...], str], float]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._tags = itertools.count(1)
-        self._settings: dict[str, JsonValue] = {}
 
     @classmethod
     async def open(cls, config: NodeConfig) -> Node:
-        """Open the store and load configuration (the node must be initialised)."""
+        """Open the node's PKI and store; `start` loads the configuration."""
         pki, created = NodePki.load_or_create(
             config.data_dir / PKI_DIR, hostname=config.hostname, now=datetime.now(UTC)
         )
         if created:
             log.warning("pki was missing and has been created", dir=str(config.data_dir))
         store = await Store.open(config.database_url)
-        node = cls(config, store, pki)
-        await node.load()
-        return node
+        return cls(config, store, pki)
 
     # -- configuration ----------------------------------------------------------------
 
@@ -115,7 +112,6 @@ class Node:
         """(Re)load settings, keys, devices, edges and trust from the store."""
         store = self.store
         settings = {**keys_.DEFAULTS, **await store.settings.get_many()}
-        self._settings = settings
         tokens = await token_context(store)
         profiles = {p.name: p for p in await store.profiles.list()}
         devices = []

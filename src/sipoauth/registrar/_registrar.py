@@ -174,7 +174,6 @@ class Registrar:
         self.directory = directory
         self.verifier = verifier
         self.table = table if table is not None else BindingTable()
-        self._tag = tag_factory
         self.new_tag = tag_factory
         """A fresh To tag (RFC 3261 §19.3) for any response this node builds."""
         self._date = _DateCache()
@@ -195,7 +194,7 @@ class Registrar:
                 refusal.status,
                 refusal.reason,
                 headers=refusal.headers,
-                to_tag=self._tag(),
+                to_tag=self.new_tag(),
             )
             return RegisterOutcome(refusal.status, response, [], detail=refusal.detail)
 
@@ -415,7 +414,7 @@ class Registrar:
         if "path" in req.supported:
             headers.extend(("Path", value) for value in req.get_all("path"))
         headers.append(("Date", self._date(now)))
-        response = build_response(req, 200, "OK", headers=headers, to_tag=self._tag())
+        response = build_response(req, 200, "OK", headers=headers, to_tag=self.new_tag())
         return RegisterOutcome(200, response, changes, device.name, claims.jti)
 
 
