@@ -23,11 +23,39 @@ REGISTRATION_INTERVAL: Final = "service.registration_interval"
 CHALLENGE_STYLE: Final = "service.sip_challenge_style"
 """`rfc8898` (401 + WWW-Authenticate) or `proxy` (407 + Proxy-Authenticate)."""
 
+# Enterprise parameters, "SSO and OAuth Configuration" group (REFERENCE-BEHAVIOUR.md).
+REFRESH_LOGIN_FLOW: Final = "enterprise.oauth_refresh_login_flow"
+"""OAuth with Refresh Login Flow: refresh tokens are issued only while True."""
+ACCESS_TOKEN_MINUTES: Final = "enterprise.oauth_access_token_minutes"
+"""OAuth Access Token Expiry Timer (minutes), 1-1440."""
+REFRESH_TOKEN_DAYS: Final = "enterprise.oauth_refresh_token_days"
+"""OAuth Refresh Token Expiry Timer (days), 1-365; changing it revokes every refresh token."""
+TOKEN_FOR_DEVICES: Final = "enterprise.oauth_token_for_devices"
+"""OAuth Access Token for Devices: `implicit` (also MIC + client_credentials) or
+`explicit` (activation codes only)."""
+THIRD_PARTY_REDIRECT_URIS: Final = "enterprise.oauth_third_party_redirect_uris"
+"""Redirect URIs for Third Party SSO Client: comma list, empty by default."""
+# Service parameters of the activation-code onboarding.
+ACTIVATION_TTL_HOURS: Final = "service.activation_ttl_hours"
+"""Activation Time to Live (Hours)."""
+MRA_ACTIVATION_ENABLED: Final = "service.mra_activation_enabled"
+"""Enable Mobile and Remote Access Activation."""
+MRA_ACTIVATION_DOMAIN: Final = "service.mra_activation_domain"
+"""Mobile and Remote Access Activation Domain."""
+
 DEFAULTS: Final[dict[str, JsonValue]] = {
     SIP_OAUTH_MODE: False,
     SIP_REALM: "ccmsipline",
     REGISTRATION_INTERVAL: 120,
     CHALLENGE_STYLE: "rfc8898",
+    REFRESH_LOGIN_FLOW: False,
+    ACCESS_TOKEN_MINUTES: 60,
+    REFRESH_TOKEN_DAYS: 60,
+    TOKEN_FOR_DEVICES: "implicit",
+    THIRD_PARTY_REDIRECT_URIS: "",
+    ACTIVATION_TTL_HOURS: 168,
+    MRA_ACTIVATION_ENABLED: True,
+    MRA_ACTIVATION_DOMAIN: "",
 }
 
 
