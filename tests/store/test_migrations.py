@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, String, inspect
 from sqlalchemy.engine import Connection
 
-from sipoauth.store import Node, Store, alembic_config, head_revision
+from sipoauth.store import Key, Node, Store, alembic_config, head_revision
 from sipoauth.store._migrate import MIGRATIONS_DIR
 from sipoauth.store._models import metadata
 
@@ -32,7 +32,13 @@ TABLES = {
     "trusted_certs",
     "registrations",
     "change_log",
+    "users",
+    "authorization_codes",
+    "refresh_tokens",
+    "activation_codes",
 }
+OAUTH_TABLES = {"users", "authorization_codes", "refresh_tokens", "activation_codes"}
+"""Added by revision 0002."""
 
 
 def _diff(connection: Connection, target: MetaData) -> list[Any]:
@@ -44,7 +50,7 @@ def test_scripts_ship_inside_the_package() -> None:
     assert MIGRATIONS_DIR.parent.name == "store"
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
-    assert head_revision() == "0001"
+    assert head_revision() == "0002"
 
 
 async def test_migrate_creates_schema_at_head(store: Store) -> None:
@@ -148,6 +154,32 @@ async def test_concurrent_migrate_from_two_processes(db_url: str) -> None:
         await store.close()
 
 
+def _downgrade_then_upgrade(connection: Connection) -> tuple[set[str], list[Any]]:
+    """Down to 0001 and back to head; the tables at 0001, and the drift after."""
+    command.downgrade(alembic_config(connection), "0001")
+    at_0001 = set(inspect(connection).get_table_names())
+    command.upgrade(alembic_config(connection), "head")
+    return at_0001, _diff(connection, metadata)
+
+
+async def test_downgrade_and_upgrade_again(store: Store) -> None:
+    """Every revision's downgrade undoes its upgrade, data of 0001 kept."""
+    await store.nodes.upsert(Node(name="n1", host="h1"))
+    await store.grants.create("g1", "alice", "csf", user_id="alice")
+    await store.keys.add(Key(kid="a1", purpose="activation-code", alg="HS256", material="x"))
+    async with store.engine.begin() as conn:
+        at_0001, drift = await conn.run_sync(_downgrade_then_upgrade)
+    assert at_0001 == TABLES - OAUTH_TABLES | {"alembic_version"}
+    assert drift == []
+    assert await store.revision() == head_revision()
+    assert [n.name for n in await store.nodes.list()] == ["n1"]
+    grant = await store.grants.get("g1")
+    assert grant is not None
+    assert grant.user_id is None  # the column was dropped and added back
+    assert await store.keys.get("a1") is None  # not allowed at 0001: deleted
+    await store.keys.add(Key(kid="a2", purpose="activation-code", alg="HS256", material="x"))
+
+
 @pytest.mark.parametrize(
     "url", ["sqlite+aiosqlite:////tmp/x.db", "postgresql+psycopg://u@localhost/sip"]
 )
@@ -159,3 +191,5 @@ def test_offline_sql(url: str) -> None:
     script = out.getvalue()
     assert "CREATE TABLE devices" in script
     assert "ck_nodes_role" in script
+    assert "CREATE TABLE activation_codes" in script
+    assert "activation-code" in script  # the widened ck_keys_purpose

@@ -5,9 +5,11 @@ Repositories take and return frozen record dataclasses; errors are
 ``Store.notify`` / ``Store.listen``. See docs/storage.md.
 """
 
+from ._activation import ActivationCode, ActivationCodeRecord, ActivationCodesRepository
 from ._admins import AdminRecord, AdminsRepository
 from ._base import Clock
 from ._certs import TrustedCert, TrustedCertRecord, TrustedCertsRepository
+from ._codes import AuthorizationCode, AuthorizationCodeRecord, AuthorizationCodesRepository
 from ._devices import Device, DeviceRecord, DevicesRepository, Line
 from ._edges import Edge, EdgeRecord, EdgesRepository
 from ._errors import (
@@ -25,6 +27,7 @@ from ._migrate import alembic_config, head_revision
 from ._nodes import Node, NodeRecord, NodesRepository
 from ._notify import MAX_PAYLOAD_BYTES, Subscription
 from ._profiles import ProfilesRepository, SecurityProfile, SecurityProfileRecord
+from ._refresh import RefreshToken, RefreshTokenRecord, RefreshTokensRepository
 from ._registrations import (
     Registration,
     RegistrationKey,
@@ -43,13 +46,20 @@ from ._types import (
     Transport,
 )
 from ._urls import DATABASE_FILE, database_url_for, normalise_url
+from ._users import User, UserRecord, UsersRepository
 
 __all__ = [
     "DATABASE_FILE",
     "MAX_PAYLOAD_BYTES",
+    "ActivationCode",
+    "ActivationCodeRecord",
+    "ActivationCodesRepository",
     "AdminRecord",
     "AdminsRepository",
     "AlreadyExists",
+    "AuthorizationCode",
+    "AuthorizationCodeRecord",
+    "AuthorizationCodesRepository",
     "CheckViolation",
     "Clock",
     "Device",
@@ -75,6 +85,9 @@ __all__ = [
     "NodesRepository",
     "NotFound",
     "ProfilesRepository",
+    "RefreshToken",
+    "RefreshTokenRecord",
+    "RefreshTokensRepository",
     "Registration",
     "RegistrationKey",
     "RegistrationRecord",
@@ -93,6 +106,9 @@ __all__ = [
     "TrustedCert",
     "TrustedCertRecord",
     "TrustedCertsRepository",
+    "User",
+    "UserRecord",
+    "UsersRepository",
     "alembic_config",
     "database_url_for",
     "head_revision",

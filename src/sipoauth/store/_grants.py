@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 
 from . import _models as m
 from ._base import Repository
@@ -30,6 +30,11 @@ class GrantRecord:
     created_at: datetime
     revoked_at: datetime | None
     """When it was revoked; None while it is live."""
+    user_id: str | None = None
+    """The end user it belongs to: the subject for soft clients, the owner of
+    a desk phone for device grants; None when it belongs to no user."""
+    grant_type: str | None = None
+    """How it was obtained (``authorization_code``, an activation, …)."""
 
 
 def _record(row: m.Grant) -> GrantRecord:
@@ -39,7 +44,14 @@ def _record(row: m.Grant) -> GrantRecord:
         client_id=row.client_id,
         created_at=row.created_at,
         revoked_at=row.revoked_at,
+        user_id=row.user_id,
+        grant_type=row.grant_type,
     )
+
+
+def _of_user(user_id: str) -> ColumnElement[bool]:
+    """Grants belonging to ``user_id``: as their user, or as their subject."""
+    return or_(m.Grant.user_id == user_id, m.Grant.subject == user_id)
 
 
 class GrantsRepository(Repository):
@@ -48,7 +60,14 @@ class GrantsRepository(Repository):
     __slots__ = ()
 
     async def create(
-        self, sid: str, subject: str, client_id: str, *, at: datetime | None = None
+        self,
+        sid: str,
+        subject: str,
+        client_id: str,
+        *,
+        user_id: str | None = None,
+        grant_type: str | None = None,
+        at: datetime | None = None,
     ) -> GrantRecord:
         """Record a new grant (AlreadyExists when ``sid`` is taken)."""
         row = m.Grant(
@@ -57,6 +76,8 @@ class GrantsRepository(Repository):
             client_id=client_id,
             created_at=at or self._now(),
             revoked_at=None,
+            user_id=user_id,
+            grant_type=grant_type,
         )
         async with self._write() as session:
             session.add(row)
@@ -92,6 +113,32 @@ class GrantsRepository(Repository):
         async with self._write() as session:
             rows = await session.execute(stmt.values(revoked_at=at).returning(m.Grant.sid))
             return sorted(rows.scalars())
+
+    async def revoke_user(
+        self, user_id: str, client_id: str | None = None, *, at: datetime
+    ) -> list[GrantRecord]:
+        """Revoke every live grant of an end user — those whose ``user_id`` or
+        ``subject`` is ``user_id`` — (for ``client_id`` only, when given), in one
+        statement; the grants newly revoked, by sid."""
+        stmt = update(m.Grant).where(_of_user(user_id), m.Grant.revoked_at.is_(None))
+        if client_id is not None:
+            stmt = stmt.where(m.Grant.client_id == client_id)
+        async with self._write() as session:
+            rows = await session.scalars(stmt.values(revoked_at=at).returning(m.Grant))
+            return sorted((_record(row) for row in rows), key=lambda grant: grant.sid)
+
+    async def list_live(self, user_id: str | None = None) -> list[GrantRecord]:
+        """Grants not revoked (of the end user ``user_id``, as user or subject),
+        oldest first."""
+        query = (
+            select(m.Grant)
+            .where(m.Grant.revoked_at.is_(None))
+            .order_by(m.Grant.created_at, m.Grant.sid)
+        )
+        if user_id is not None:
+            query = query.where(_of_user(user_id))
+        async with self._read() as session:
+            return [_record(row) for row in await session.scalars(query)]
 
     async def is_revoked(self, sid: str) -> bool:
         """True when the grant exists and is revoked (an unknown sid is not

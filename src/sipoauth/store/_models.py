@@ -225,6 +225,7 @@ class Grant(Base):
     __table_args__ = (
         Index("ix_grants_subject_client_id", "subject", "client_id"),
         Index("ix_grants_revoked_at", "revoked_at"),
+        Index("ix_grants_user_id", "user_id"),
     )
 
     sid: Mapped[str] = mapped_column(NAME, primary_key=True)
@@ -232,6 +233,81 @@ class Grant(Base):
     client_id: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # The end user the grant belongs to: the subject for soft clients, the
+    # owner of a desk phone for device grants (revoked with the user).
+    user_id: Mapped[str | None] = mapped_column(String(128))
+    grant_type: Mapped[str | None] = mapped_column(String(64))
+
+
+class User(Base):
+    """An end user who signs in on soft clients (no password: cannot sign in)."""
+
+    __tablename__ = "users"
+
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    display_name: Mapped[str] = mapped_column(Text, server_default="")
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AuthorizationCode(Base):
+    """An authorization code (RFC 6749 §4.1), by hash; single use, short-lived."""
+
+    __tablename__ = "authorization_codes"
+    __table_args__ = (Index("ix_authorization_codes_expires_at", "expires_at"),)
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(128))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[str] = mapped_column(String(128))
+    scope: Mapped[str] = mapped_column(Text)
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    code_challenge_method: Mapped[str] = mapped_column(String(16))
+    via_mra: Mapped[bool]
+    auth_time: Mapped[datetime]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    sid: Mapped[str | None] = mapped_column(NAME)
+
+
+class RefreshToken(Base):
+    """An opaque refresh token, by hash; rotated on every use (DESIGN "Tokens")."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (
+        Index("ix_refresh_tokens_sid", "sid"),
+        Index("ix_refresh_tokens_expires_at", "expires_at"),
+    )
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Deleting a grant deletes its refresh tokens.
+    sid: Mapped[str] = mapped_column(NAME, ForeignKey("grants.sid", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(String(128))
+    subject: Mapped[str] = mapped_column(String(128))
+    scope: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    rotated_at: Mapped[datetime | None]
+
+
+class ActivationCode(Base):
+    """The activation code of a desk phone (one per device), by keyed hash."""
+
+    __tablename__ = "activation_codes"
+
+    # The code follows a renamed device and goes with a deleted one.
+    device_name: Mapped[str] = mapped_column(
+        NAME,
+        ForeignKey("devices.name", onupdate="CASCADE", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    model: Mapped[str] = mapped_column(NAME)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
 
 
 class TrustedCert(Base):

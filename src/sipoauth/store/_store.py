@@ -13,9 +13,11 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from . import _migrate
+from ._activation import ActivationCodesRepository
 from ._admins import AdminsRepository
 from ._base import Clock, StoreContext
 from ._certs import TrustedCertsRepository
+from ._codes import AuthorizationCodesRepository
 from ._devices import DevicesRepository
 from ._edges import EdgesRepository
 from ._errors import translate
@@ -24,9 +26,11 @@ from ._keys import KeysRepository
 from ._nodes import NodesRepository
 from ._notify import LogNotifier, Notifier, PgNotifier, Subscription, check_notification
 from ._profiles import ProfilesRepository
+from ._refresh import RefreshTokensRepository
 from ._registrations import RegistrationsRepository
 from ._settings import SettingsRepository
 from ._urls import WRITE_OPTION, make_async_engine, normalise_url
+from ._users import UsersRepository
 
 __all__ = ["Store", "StoreOptions"]
 
@@ -80,6 +84,14 @@ class Store:
     """Trust stores."""
     registrations: RegistrationsRepository
     """Mirror of the nodes' registrations."""
+    users: UsersRepository
+    """End users (soft-client sign-in, desk-phone owners)."""
+    authorization_codes: AuthorizationCodesRepository
+    """Authorization codes (single use)."""
+    refresh_tokens: RefreshTokensRepository
+    """Refresh tokens (rotated on every use)."""
+    activation_codes: ActivationCodesRepository
+    """Desk-phone activation codes (one per device)."""
 
     def __init__(
         self, url: URL, engine: AsyncEngine, *, clock: Clock, options: StoreOptions
@@ -110,6 +122,10 @@ class Store:
         self.grants = GrantsRepository(ctx)
         self.trusted_certs = TrustedCertsRepository(ctx)
         self.registrations = RegistrationsRepository(ctx)
+        self.users = UsersRepository(ctx)
+        self.authorization_codes = AuthorizationCodesRepository(ctx)
+        self.refresh_tokens = RefreshTokensRepository(ctx)
+        self.activation_codes = ActivationCodesRepository(ctx)
         self._notifier: Notifier
         if dialect == "postgresql":
             conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)

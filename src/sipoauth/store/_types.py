@@ -29,8 +29,9 @@ __all__ = [
 NodeRole: TypeAlias = Literal["publisher", "subscriber"]
 """A node of the cluster: one publisher, any number of subscribers."""
 
-KeyPurpose: TypeAlias = Literal["authz-signing", "authz-encryption"]
-"""What a cluster key is for (DESIGN "Tokens": nested JWS-in-JWE)."""
+KeyPurpose: TypeAlias = Literal["authz-signing", "authz-encryption", "activation-code"]
+"""What a cluster key is for: the authz keys of access tokens (DESIGN "Tokens":
+nested JWS-in-JWE), and the HMAC secret activation codes are stored under."""
 
 SecurityMode: TypeAlias = Literal["non-secure", "authenticated", "encrypted"]
 """Device Security Mode of a phone security profile (R9)."""
