@@ -14,6 +14,14 @@ from ._devices import (
 )
 from ._edges import add_edge, delete_edge
 from ._errors import AdminError, Conflict, InvalidValue, NotFound, NotPublisher
+from ._keys import (
+    KeyInfo,
+    KeyKind,
+    new_authz_key,
+    regenerate_authz_key,
+    require_publisher,
+    show_authz_key,
+)
 from ._mode import (
     CHALLENGE_STYLES,
     challenge_style,
@@ -21,18 +29,34 @@ from ._mode import (
     set_sip_oauth_mode,
     sip_oauth_mode,
 )
+from ._parameters import (
+    PARAMETERS,
+    Parameter,
+    ParameterKind,
+    ParameterValue,
+    find_parameter,
+    list_parameters,
+    reset_parameter,
+    set_parameter,
+)
 
 __all__ = [
     "CHALLENGE_STYLES",
     "DEFAULT_PROFILE",
     "OAUTH_DESK_MODELS",
     "OAUTH_PROFILE",
+    "PARAMETERS",
     "SOFT_CLIENT_TYPES",
     "AdminError",
     "Conflict",
     "InvalidValue",
+    "KeyInfo",
+    "KeyKind",
     "NotFound",
     "NotPublisher",
+    "Parameter",
+    "ParameterKind",
+    "ParameterValue",
     "add_device",
     "add_edge",
     "challenge_style",
@@ -41,8 +65,16 @@ __all__ = [
     "delete_edge",
     "device_type_of",
     "ensure_default_profiles",
+    "find_parameter",
+    "list_parameters",
+    "new_authz_key",
     "oauth_capable",
+    "regenerate_authz_key",
+    "require_publisher",
+    "reset_parameter",
     "set_challenge_style",
+    "set_parameter",
     "set_sip_oauth_mode",
+    "show_authz_key",
     "sip_oauth_mode",
 ]

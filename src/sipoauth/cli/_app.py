@@ -12,6 +12,7 @@ from sipoauth.node import DEFAULT_DATA_DIR, default_hostname
 
 from ._admin import devices_app, edges_app, registrations_app, utils_app
 from ._context import make_context
+from ._keys import parameters_app, set_app, show_app
 from ._serve import init_command, serve_command
 
 _DATA_DIR = Path(DEFAULT_DATA_DIR)
@@ -65,6 +66,9 @@ app.add_typer(utils_app, name="utils")
 app.add_typer(devices_app, name="devices")
 app.add_typer(edges_app, name="edges")
 app.add_typer(registrations_app, name="registrations")
+app.add_typer(set_app, name="set")
+app.add_typer(show_app, name="show")
+app.add_typer(parameters_app, name="parameters")
 
 
 def main() -> None:

@@ -16,10 +16,9 @@ from typing import Literal
 from argon2 import PasswordHasher
 
 from sipoauth.admin import _settings as keys_
-from sipoauth.admin import ensure_default_profiles
-from sipoauth.oauth import EncryptionKey, SigningKey
+from sipoauth.admin import ensure_default_profiles, new_authz_key
 from sipoauth.pki import NodePki, cert_to_pem, fingerprint_sha256
-from sipoauth.store import DATABASE_FILE, JsonValue, Key, Store, TrustedCert
+from sipoauth.store import DATABASE_FILE, JsonValue, Store, TrustedCert
 from sipoauth.store import Node as NodeRow
 
 ADMIN_USER = "admin"
@@ -98,26 +97,10 @@ async def initialise(
         report.created.append(f"security profile {name!r}")
 
     if not await store.keys.active("authz-signing"):
-        signing = SigningKey.generate()
-        await store.keys.add(
-            Key(
-                kid=signing.kid,
-                purpose="authz-signing",
-                alg="RS256",
-                material=signing.to_pem().decode("ascii"),
-            )
-        )
+        await store.keys.add(new_authz_key("signing"))
         report.created.append("authz signing key (RSA 2048, RS256)")
     if not await store.keys.active("authz-encryption"):
-        encryption = EncryptionKey.generate()
-        await store.keys.add(
-            Key(
-                kid=encryption.kid,
-                purpose="authz-encryption",
-                alg="dir+A256GCM",
-                material=encryption.to_base64(),
-            )
-        )
+        await store.keys.add(new_authz_key("encryption"))
         report.created.append("authz encryption key (256-bit, dir/A256GCM)")
 
     trusted = {c.fingerprint for c in await store.trusted_certs.list("tomcat-trust")}
