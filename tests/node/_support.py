@@ -132,7 +132,7 @@ async def start_node(prepared: Prepared, node_name: str = NODE, **config: object
         node_name=node_name,
         hostname="localhost",
         bind="127.0.0.1",
-        port_overrides=(("oauth", 0), ("mra", 0)),
+        port_overrides=(("oauth", 0), ("mra", 0), ("web", 0)),
         **config,  # type: ignore[arg-type]
     )
     node = await Node.open(cfg)

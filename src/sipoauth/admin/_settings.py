@@ -26,11 +26,11 @@ CHALLENGE_STYLE: Final = "service.sip_challenge_style"
 # Enterprise parameters, "SSO and OAuth Configuration" group (REFERENCE-BEHAVIOUR.md).
 REFRESH_LOGIN_FLOW: Final = "enterprise.oauth_refresh_login_flow"
 """OAuth with Refresh Login Flow: refresh tokens are issued only while True."""
-ACCESS_TOKEN_MINUTES: Final = "enterprise.oauth_access_token_minutes"
+ACCESS_TOKEN_MINUTES: Final = "enterprise.oauth_access_token_minutes"  # noqa: S105
 """OAuth Access Token Expiry Timer (minutes), 1-1440."""
-REFRESH_TOKEN_DAYS: Final = "enterprise.oauth_refresh_token_days"
+REFRESH_TOKEN_DAYS: Final = "enterprise.oauth_refresh_token_days"  # noqa: S105
 """OAuth Refresh Token Expiry Timer (days), 1-365; changing it revokes every refresh token."""
-TOKEN_FOR_DEVICES: Final = "enterprise.oauth_token_for_devices"
+TOKEN_FOR_DEVICES: Final = "enterprise.oauth_token_for_devices"  # noqa: S105
 """OAuth Access Token for Devices: `implicit` (also MIC + client_credentials) or
 `explicit` (activation codes only)."""
 THIRD_PARTY_REDIRECT_URIS: Final = "enterprise.oauth_third_party_redirect_uris"

@@ -42,8 +42,10 @@ class NodeConfig:
     expiry lags by this many seconds (new, changed and removed bindings at once)."""
     memory_trim_interval: float = 5.0
     """Seconds between returns of freed heap memory to the OS (glibc malloc_trim)."""
+    purge_interval: float = 86400.0
+    """Seconds between purges of expired refresh tokens and codes (daily)."""
     timer_interval: float = 1.0
     """Seconds between binding / transaction expiry passes."""
     port_overrides: tuple[tuple[str, int], ...] = ()
     """Listener ports that replace the node's configured ones, e.g. `(("oauth", 0),)`
-    for an ephemeral port in tests. Names: `oauth` (5090), `mra` (5091)."""
+    for an ephemeral port in tests. Names: `oauth` (5090), `mra` (5091), `web` (8443)."""

@@ -1,9 +1,10 @@
 """The node process: loads the cluster's configuration and runs its services.
 
-This issue's node runs the Cisco CallManager service (the SIP listeners on the
-SIP Phone OAuth Port and the SIP MRA Port). Bindings live in memory and are
-mirrored to the store (write-behind, coalesced per binding, retried on
-failure); the registrar never waits for the database.
+The node runs the Cisco CallManager service (the SIP listeners on the SIP
+Phone OAuth Port and the SIP MRA Port) and the Cisco Tomcat web service (the
+authorization server on HTTPS 8443). Bindings live in memory and are mirrored
+to the store (write-behind, coalesced per binding, retried on failure); the
+registrar never waits for the database.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from sipoauth.admin import _settings as keys_
-from sipoauth.oauth import AccessTokenVerifier
+from sipoauth.oauth import AccessTokenVerifier, AuthorizationService, Peer
 from sipoauth.pki import (
     EdgeEntry,
     NodePki,
@@ -39,6 +42,7 @@ from sipoauth.registrar import (
 )
 from sipoauth.sip import ServerTransactions
 from sipoauth.store import Registration, Store
+from sipoauth.web import build_web_app
 
 from ._bootstrap import PKI_DIR
 from ._config import NodeConfig
@@ -47,6 +51,7 @@ from ._keys import token_context
 from ._logging import configure_logging
 from ._memory import release_free_memory
 from ._sip import ListenerSpec, SipEndpoint, open_listener
+from ._web import PeerClassifier, WebListener, web_ssl_context
 
 log = structlog.get_logger("sipoauth.node")
 
@@ -58,6 +63,10 @@ TRIM_AFTER_HANDSHAKES = 256
 """Return freed memory to the OS after this many new connections."""
 OAUTH_PORT = "oauth"
 MRA_PORT = "mra"
+WEB_PORT = "web"
+CALLMANAGER_TRUST = "callmanager-trust"
+"""Trust store of phone manufacturer certificates (MICs)."""
+_DUMMY_HASH = PasswordHasher().hash("not a password of anyone")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +95,10 @@ class Node:
         self.directory = DirectorySnapshot()
         self.edges: list[EdgeEntry] = []
         self.trust_pems: list[bytes] = []
+        self.mic_trust_pems: list[bytes] = []
+        self.peer_classifier = PeerClassifier((), (), ())
+        self.authz: AuthorizationService | None = None
+        self._web: WebListener | None = None
         self.registrar: Registrar | None = None
         self.listeners: list[Listener] = []
         self._servers: list[asyncio.Server] = []
@@ -137,6 +150,17 @@ class Node:
             for e in await store.edges.list()
         ]
         self.trust_pems = [c.pem.encode() for c in await store.trusted_certs.list("tomcat-trust")]
+        self.mic_trust_pems = [
+            c.pem.encode() for c in await store.trusted_certs.list(CALLMANAGER_TRUST)
+        ]
+        self.peer_classifier = PeerClassifier.from_pems(
+            self.edges, self.trust_pems, self.mic_trust_pems
+        )
+        if self.authz is None:
+            self.authz = AuthorizationService(
+                store, tokens.keys, issuer=tokens.issuer, audience=tokens.audience
+            )
+        await self.authz.reload(tokens.keys)
         if self.registrar is None:
             verifier = AccessTokenVerifier(
                 tokens.keys, issuer=tokens.issuer, audience=tokens.audience
@@ -220,6 +244,7 @@ class Node:
                     port,
                 )
             )
+        await self._start_web(overrides.get(WEB_PORT, node_row.web_port))
         if node_row.restart_pending:
             await self.store.nodes.set_restart_pending(config.node_name, False)
         self._tasks = [
@@ -227,11 +252,67 @@ class Node:
             asyncio.create_task(self._mirror_loop(), name="binding-mirror"),
             asyncio.create_task(self._watch_config(), name="config-watch"),
             asyncio.create_task(self._watch_grants(), name="grant-watch"),
+            asyncio.create_task(self._purge_loop(), name="oauth-purge"),
         ]
         return list(self.listeners)
 
+    # -- Tomcat (web) service ---------------------------------------------------------
+
+    async def _start_web(self, port: int) -> None:
+        chain, key = self.pki.web_chain_path, self.pki.web_key_path
+        context = web_ssl_context(
+            server_ssl_context(chain, key), [*self.trust_pems, *self.mic_trust_pems]
+        )
+        app = build_web_app(self._authz, self._check_admin)
+        self._web = WebListener(
+            app,
+            host=self.config.bind,
+            port=port,
+            ssl_context=context,
+            classifier=lambda: self.peer_classifier,
+        )
+        bound = await self._web.start()
+        name = "Web (OAuth, administration)"
+        self.listeners.append(Listener("Cisco Tomcat", name, "HTTPS", self.config.bind, bound))
+
+    def _authz(self) -> AuthorizationService:
+        assert self.authz is not None
+        return self.authz
+
+    async def _check_admin(self, username: str, password: str, peer: Peer) -> bool:
+        """HTTP Basic check of an administrator (argon2 off the event loop, throttled)."""
+        throttle = self._authz().throttle
+        if throttle.wait("signin", peer.address, f"admin:{username}") is not None:
+            return False
+        record = await self.store.admins.get(username)
+        stored = record.password_hash if record is not None and record.active else _DUMMY_HASH
+
+        def verify() -> bool:
+            try:
+                return PasswordHasher().verify(stored, password)
+            except (VerificationError, InvalidHashError):
+                return False
+
+        ok = await asyncio.to_thread(verify) and record is not None and record.active
+        if not ok:
+            throttle.failed("signin", peer.address, f"admin:{username}")
+        return ok
+
+    async def _purge_loop(self) -> None:
+        """Daily: expired refresh tokens, authorization and activation codes go."""
+        while True:
+            try:
+                purged = await self._authz().purge()
+                log.info("expired oauth records purged", **purged)
+            except Exception:
+                log.exception("oauth purge failed; will retry")
+            await asyncio.sleep(self.config.purge_interval)
+
     async def stop(self) -> None:
         """Stop listening, close connections, flush and clear this node's mirror rows."""
+        if self._web is not None:
+            await self._web.stop()
+            self._web = None
         for server in self._servers:
             server.close()
         if self._endpoint is not None:

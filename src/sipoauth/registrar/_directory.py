@@ -24,6 +24,22 @@ class DeviceInfo:
     owner: str | None = None
     """End user owning the device; soft-client tokens are issued to this user."""
 
+    @property
+    def is_soft_client(self) -> bool:
+        """A soft client (R1.1 CSF/BOT/TCT/TAB), from its name: its tokens name
+        its owner; a desk phone's tokens name the phone itself."""
+        return self.name[:3].upper() in _SOFT_PREFIXES
+
+    @property
+    def token_subject(self) -> str | None:
+        """The ``sub`` a token must carry to register this device: the owner of
+        a soft client, the name of a desk phone — never the other way round, so
+        a user's soft-client token cannot register that user's desk phone."""
+        return self.owner if self.is_soft_client else self.name
+
+
+_SOFT_PREFIXES = frozenset({"CSF", "BOT", "TCT", "TAB"})
+
 
 class Directory(Protocol):
     """Read-only view of configuration the registrar consults (all O(1))."""

@@ -1,0 +1,196 @@
+"""HTTPS listeners of the web service (Cisco Tomcat, 8443), uvicorn in the node's loop.
+
+uvicorn's HTTP/1.1 protocol (h11) serves the ASGI app; the node creates the
+listening sockets itself (so the service can be stopped and started without
+touching the process) and subclasses the protocol for one thing: when a TLS
+connection is made, the client certificate, if any, is classified once —
+an authenticated edge (mutual TLS, chains to tomcat-trust and names a
+configured edge entry: the request came through Mobile and Remote Access,
+R12) or a phone's manufacturer certificate (chains to callmanager-trust:
+"Implicit" device tokens) — and the result is put in the connection's ASGI
+``state`` as a :class:`sipoauth.oauth.Peer`. A request header can never set it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import formatdate
+from typing import Any, Final
+
+import structlog
+import uvicorn
+from cryptography import x509
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.server import ServerState
+
+from sipoauth.oauth import Peer
+from sipoauth.pki import (
+    ChainVerificationError,
+    EdgeEntry,
+    load_certs_pem,
+    match_edge,
+    peer_names,
+    verify_chain,
+)
+
+__all__ = ["PeerClassifier", "WebListener", "web_ssl_context"]
+
+log = structlog.get_logger("sipoauth.web")
+
+_PHONE_NAME: Final = re.compile(r"SEP[0-9A-F]{12}")
+
+
+@dataclass(frozen=True, slots=True)
+class PeerClassifier:
+    """What a client certificate on the web port means (node configuration)."""
+
+    edges: Sequence[EdgeEntry]
+    tomcat_trust: Sequence[x509.Certificate]
+    callmanager_trust: Sequence[x509.Certificate]
+
+    @classmethod
+    def from_pems(
+        cls,
+        edges: Sequence[EdgeEntry],
+        tomcat_trust: Sequence[bytes],
+        callmanager_trust: Sequence[bytes],
+    ) -> PeerClassifier:
+        return cls(
+            tuple(edges),
+            tuple(c for pem in tomcat_trust for c in load_certs_pem(pem)),
+            tuple(c for pem in callmanager_trust for c in load_certs_pem(pem)),
+        )
+
+    def classify(self, der: bytes | None, address: str, now: datetime) -> Peer:
+        if not der:
+            return Peer(address)
+        names = peer_names(der)
+        edge = match_edge(names, self.edges)
+        if edge is not None and self.tomcat_trust:
+            with contextlib.suppress(ChainVerificationError):
+                verify_chain(der, (), self.tomcat_trust, now)
+                return Peer(address, via_edge=edge.address)
+        if self.callmanager_trust:
+            with contextlib.suppress(ChainVerificationError):
+                verify_chain(der, (), self.callmanager_trust, now)
+                for name in sorted(names):
+                    found = _PHONE_NAME.search(name.upper())
+                    if found:
+                        return Peer(address, mic_device=found.group(0))
+        return Peer(address)
+
+
+def web_ssl_context(base: ssl.SSLContext, trust_pems: Sequence[bytes]) -> ssl.SSLContext:
+    """The web port asks for (never requires) a client certificate when there is
+    anything to trust; one that does not chain to the trust stores fails the
+    handshake ("unknown CA"), as on the reference."""
+    bundle = b"\n".join(p.strip() for p in trust_pems if p.strip())
+    if bundle:
+        base.load_verify_locations(cadata=bundle.decode("ascii"))
+        base.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+        base.verify_mode = ssl.CERT_OPTIONAL
+    return base
+
+
+class _Protocol(H11Protocol):
+    def __init__(self, *args: Any, classifier: Callable[[], PeerClassifier], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._classifier = classifier
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        sslobj = transport.get_extra_info("ssl_object")
+        address = self.client[0] if self.client else "unknown"
+        der = sslobj.getpeercert(binary_form=True) if sslobj is not None else None
+        try:
+            peer = self._classifier().classify(der, address, datetime.now(UTC))
+        except Exception:  # a strange certificate must not break the connection
+            log.exception("client certificate could not be classified", remote=address)
+            peer = Peer(address)
+        self.app_state = {**self.app_state, "peer": peer}
+
+
+class WebListener:
+    """One HTTPS listener serving an ASGI app; start/stop at will."""
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext,
+        classifier: Callable[[], PeerClassifier],
+        keep_alive: float = 30.0,
+    ) -> None:
+        self._config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            http="h11",
+            ws="none",
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            date_header=False,
+            timeout_keep_alive=int(keep_alive),
+        )
+        self._config.load()
+        self._ssl = ssl_context
+        self._classifier = classifier
+        self._state = ServerState()
+        self._server: asyncio.Server | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self.host = host
+        self.port = port
+
+    async def start(self) -> int:
+        """Listen; returns the bound port."""
+        config, state = self._config, self._state
+
+        def factory() -> asyncio.Protocol:
+            return _Protocol(
+                config=config, server_state=state, app_state={}, classifier=self._classifier
+            )
+
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            factory, host=self.host, port=self.port, ssl=self._ssl, backlog=config.backlog
+        )
+        self._tick()
+        self._ticker = asyncio.create_task(self._date_loop(), name="web-date")
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    def _tick(self) -> None:
+        date = formatdate(usegmt=True).encode("latin-1")
+        self._state.default_headers = [(b"date", date)]
+
+    async def _date_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1)
+            self._tick()
+
+    async def stop(self) -> None:
+        """Stop listening and close every connection."""
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self._state.connections):
+            connection.shutdown()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 5)
+            self._server = None
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None

@@ -1,0 +1,50 @@
+"""The web service's ASGI application (Cisco Tomcat on HTTPS 8443)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import structlog
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from sipoauth.oauth import AuthorizationService
+
+from ._oauth import AdminCheck, oauth_routes
+
+__all__ = ["build_web_app"]
+
+log = structlog.get_logger("sipoauth.web")
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # The exception is logged without locals (node logging); the client learns
+    # nothing about it (RFC 6749 §5.2 server_error).
+    log.error("request failed", path=request.url.path, error=type(exc).__name__)
+    return JSONResponse(
+        {"error": "server_error", "error_description": "the server could not handle the request"},
+        500,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    detail = exc.detail if isinstance(exc, HTTPException) else "error"
+    return JSONResponse(
+        {"error": "not_found" if status == 404 else "invalid_request", "error_description": detail},
+        status,
+    )
+
+
+def build_web_app(
+    service: Callable[[], AuthorizationService], admin_check: AdminCheck
+) -> Starlette:
+    """The web service's routes: the authorization server (admin API and pages
+    join here in later issues)."""
+    return Starlette(
+        routes=oauth_routes(service, admin_check),
+        exception_handlers={Exception: _server_error, HTTPException: _http_error},
+    )
