@@ -1,5 +1,13 @@
 """Administration rules: each rule once, called by the CLI, the REST API and the pages."""
 
+from ._activation import (
+    ActivationCodeInfo,
+    activation_key,
+    format_activation_code,
+    generate_activation_code,
+    list_activation_codes,
+    release_activation_code,
+)
 from ._devices import (
     DEFAULT_PROFILE,
     OAUTH_DESK_MODELS,
@@ -39,6 +47,14 @@ from ._parameters import (
     reset_parameter,
     set_parameter,
 )
+from ._users import (
+    add_user,
+    delete_user,
+    list_users,
+    set_user_active,
+    set_user_password,
+    verify_user_password,
+)
 
 __all__ = [
     "CHALLENGE_STYLES",
@@ -47,6 +63,7 @@ __all__ = [
     "OAUTH_PROFILE",
     "PARAMETERS",
     "SOFT_CLIENT_TYPES",
+    "ActivationCodeInfo",
     "AdminError",
     "Conflict",
     "InvalidValue",
@@ -57,24 +74,35 @@ __all__ = [
     "Parameter",
     "ParameterKind",
     "ParameterValue",
+    "activation_key",
     "add_device",
     "add_edge",
+    "add_user",
     "challenge_style",
     "check_profile",
     "delete_device",
     "delete_edge",
+    "delete_user",
     "device_type_of",
     "ensure_default_profiles",
     "find_parameter",
+    "format_activation_code",
+    "generate_activation_code",
+    "list_activation_codes",
     "list_parameters",
+    "list_users",
     "new_authz_key",
     "oauth_capable",
     "regenerate_authz_key",
+    "release_activation_code",
     "require_publisher",
     "reset_parameter",
     "set_challenge_style",
     "set_parameter",
     "set_sip_oauth_mode",
+    "set_user_active",
+    "set_user_password",
     "show_authz_key",
     "sip_oauth_mode",
+    "verify_user_password",
 ]

@@ -14,6 +14,7 @@ from ._admin import devices_app, edges_app, registrations_app, utils_app
 from ._context import make_context
 from ._keys import parameters_app, set_app, show_app
 from ._serve import init_command, serve_command
+from ._users import activation_codes_app, users_app
 
 _DATA_DIR = Path(DEFAULT_DATA_DIR)
 _HOSTNAME = default_hostname()
@@ -66,6 +67,8 @@ app.add_typer(utils_app, name="utils")
 app.add_typer(devices_app, name="devices")
 app.add_typer(edges_app, name="edges")
 app.add_typer(registrations_app, name="registrations")
+app.add_typer(users_app, name="users")
+app.add_typer(activation_codes_app, name="activation-codes")
 app.add_typer(set_app, name="set")
 app.add_typer(show_app, name="show")
 app.add_typer(parameters_app, name="parameters")
