@@ -63,7 +63,7 @@ def proc_rss_kb(pid: int) -> int:
 # -- setup ------------------------------------------------------------------------------
 
 
-async def prepare(data_dir: Path, devices: int, port: int, mra_port: int) -> None:
+async def prepare(data_dir: Path, devices: int, port: int, mra_port: int, web_port: int) -> None:
     """Initialise a data directory with `devices` OAuth phones and SIP OAuth mode on."""
     from sipoauth import admin
     from sipoauth.node import initialise
@@ -83,7 +83,12 @@ async def prepare(data_dir: Path, devices: int, port: int, mra_port: int) -> Non
         assert row is not None
         await store.nodes.upsert(
             NodeRow(
-                name="bench", host="localhost", role="publisher", oauth_port=port, mra_port=mra_port
+                name="bench",
+                host="localhost",
+                role="publisher",
+                oauth_port=port,
+                mra_port=mra_port,
+                web_port=web_port,
             )
         )
         await admin.set_sip_oauth_mode(store, node_name="bench", enabled=True)
@@ -310,8 +315,8 @@ def _run_mode(
     args: argparse.Namespace, fresh: bool, work: Path, tls_only: bool
 ) -> dict[str, float]:
     data_dir = work / "var"
-    port, mra_port = free_port(), free_port()
-    asyncio.run(prepare(data_dir, args.devices, port, mra_port))
+    port, mra_port, web_port = free_port(), free_port(), free_port()
+    asyncio.run(prepare(data_dir, args.devices, port, mra_port, web_port))
     clients = args.clients
     share = [
         args.devices // clients + (1 if k < args.devices % clients else 0) for k in range(clients)

@@ -171,6 +171,10 @@ async def _serve(
                 typer.echo(f"  {x.service:<18} {x.name:<34} {x.protocol:<5} {x.host}:{x.port}")
             if not node.directory.oauth_mode:
                 typer.echo("  (enable with: sipoauth utils sipOAuth-mode enable)")
+            if node.authz is not None:
+                issuer = node.authz.endpoints.issuer
+                meta = f"{issuer}/.well-known/oauth-authorization-server"
+                typer.echo(f"OAuth issuer {issuer} (metadata: {meta})")
             typer.echo("Ctrl-C stops the node.")
             sys.stdout.flush()
         await stop.wait()
