@@ -189,3 +189,20 @@ async def test_delete_user_revokes_then_deletes(store: Store) -> None:
     assert [g.sid for g in await store.grants.list_live()] == ["bob"]
     with pytest.raises(admin.NotFound):
         await admin.delete_user(store, "alice", now=NOW)
+
+
+# A user may not be named like a desk phone (DESIGN "Tokens": a desk phone's
+# tokens carry its name as ``sub``, so such a user's token could pass for it).
+
+
+@pytest.mark.parametrize("user_id", ["SEP00AABBCCDDEE", "sep00aabbccddee", "BAT001122334455"])
+async def test_user_id_shaped_like_a_desk_phone_is_refused(store: Store, user_id: str) -> None:
+    with pytest.raises(admin.InvalidValue, match="desk phone"):
+        await admin.add_user(store, user_id, password="long enough")
+    assert await store.users.get(user_id) is None
+
+
+async def test_similar_but_not_phone_shaped_ids_are_fine(store: Store) -> None:
+    await admin.add_user(store, "SEP00AABBCCDDEEF", password="long enough")
+    await admin.add_user(store, "sepp.maier", password="long enough")
+    assert {u.user_id for u in await store.users.list()} >= {"SEP00AABBCCDDEEF", "sepp.maier"}

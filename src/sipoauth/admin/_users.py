@@ -51,6 +51,10 @@ GRANTS_CHANNEL: Final = "grants"
 """Notification channel of revoked grants, payload the sid (the node listens on it)."""
 
 _USER_ID = re.compile(rf"[A-Za-z0-9._@-]{{1,{USER_ID_MAX_LENGTH}}}")
+# A desk phone's tokens carry its name as `sub`, a soft client's its user id: a
+# user may not be named like a desk phone, or a token from signing in could
+# pass for the phone's (DESIGN "Tokens"; docs/oauth.md).
+_DESK_PHONE_NAME = re.compile(r"(SEP|BAT)[0-9A-F]{12}", re.IGNORECASE)
 
 
 @cache
@@ -70,6 +74,8 @@ def _check_user_id(user_id: str) -> None:
         raise InvalidValue(
             f"user id {user_id!r}: 1-{USER_ID_MAX_LENGTH} letters, digits, '.', '_', '@' or '-'"
         )
+    if _DESK_PHONE_NAME.fullmatch(user_id):
+        raise InvalidValue(f"user id {user_id!r} is a desk phone's name (SEP/BAT + 12 hex)")
 
 
 def _check_password(password: str) -> None:
