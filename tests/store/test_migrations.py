@@ -36,9 +36,12 @@ TABLES = {
     "authorization_codes",
     "refresh_tokens",
     "activation_codes",
+    "audit_log",
 }
 OAUTH_TABLES = {"users", "authorization_codes", "refresh_tokens", "activation_codes"}
 """Added by revision 0002."""
+ADMIN_TABLES = {"audit_log"}
+"""Added by revision 0003."""
 
 
 def _diff(connection: Connection, target: MetaData) -> list[Any]:
@@ -50,7 +53,7 @@ def test_scripts_ship_inside_the_package() -> None:
     assert MIGRATIONS_DIR.parent.name == "store"
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
-    assert head_revision() == "0002"
+    assert head_revision() == "0003"
 
 
 async def test_migrate_creates_schema_at_head(store: Store) -> None:
@@ -169,7 +172,7 @@ async def test_downgrade_and_upgrade_again(store: Store) -> None:
     await store.keys.add(Key(kid="a1", purpose="activation-code", alg="HS256", material="x"))
     async with store.engine.begin() as conn:
         at_0001, drift = await conn.run_sync(_downgrade_then_upgrade)
-    assert at_0001 == TABLES - OAUTH_TABLES | {"alembic_version"}
+    assert at_0001 == TABLES - OAUTH_TABLES - ADMIN_TABLES | {"alembic_version"}
     assert drift == []
     assert await store.revision() == head_revision()
     assert [n.name for n in await store.nodes.list()] == ["n1"]

@@ -7,6 +7,7 @@ Repositories take and return frozen record dataclasses; errors are
 
 from ._activation import ActivationCode, ActivationCodeRecord, ActivationCodesRepository
 from ._admins import AdminRecord, AdminsRepository
+from ._audit import AuditEntry, AuditRecord, AuditRepository
 from ._base import Clock
 from ._certs import TrustedCert, TrustedCertRecord, TrustedCertsRepository
 from ._codes import AuthorizationCode, AuthorizationCodeRecord, AuthorizationCodesRepository
@@ -37,6 +38,7 @@ from ._registrations import (
 from ._settings import SettingsRepository
 from ._store import Store, StoreOptions
 from ._types import (
+    AuditInterface,
     DeviceType,
     JsonValue,
     KeyPurpose,
@@ -57,6 +59,10 @@ __all__ = [
     "AdminRecord",
     "AdminsRepository",
     "AlreadyExists",
+    "AuditEntry",
+    "AuditInterface",
+    "AuditRecord",
+    "AuditRepository",
     "AuthorizationCode",
     "AuthorizationCodeRecord",
     "AuthorizationCodesRepository",

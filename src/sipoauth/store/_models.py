@@ -30,12 +30,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ._types import (
+    AUDIT_INTERFACES,
     DEVICE_TYPES,
     KEY_PURPOSES,
     NODE_ROLES,
     REGISTRATION_TRANSPORTS,
     SECURITY_MODES,
     TRANSPORTS,
+    AuditInterface,
     DeviceType,
     JsonValue,
     KeyPurpose,
@@ -365,6 +367,29 @@ class ChangeLog(Base):
     channel: Mapped[str] = mapped_column(NAME)
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class AuditLog(Base):
+    """Who changed what, when, from which interface (issue 4 point 12).
+
+    AUTOINCREMENT so that ids are never reused after a purge.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        CheckConstraint(_one_of("interface", AUDIT_INTERFACES), name="interface"),
+        Index("ix_audit_log_at", "at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(128))
+    interface: Mapped[AuditInterface] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(NAME)
+    object_type: Mapped[str] = mapped_column(NAME)
+    object_id: Mapped[str] = mapped_column(LONG_NAME)
+    detail: Mapped[dict[str, JsonValue]] = mapped_column(JSON())
 
 
 metadata = Base.metadata

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from . import _migrate
 from ._activation import ActivationCodesRepository
 from ._admins import AdminsRepository
+from ._audit import AuditRepository
 from ._base import Clock, StoreContext
 from ._certs import TrustedCertsRepository
 from ._codes import AuthorizationCodesRepository
@@ -92,6 +93,8 @@ class Store:
     """Refresh tokens (rotated on every use)."""
     activation_codes: ActivationCodesRepository
     """Desk-phone activation codes (one per device)."""
+    audit: AuditRepository
+    """The audit log of administrative changes."""
 
     def __init__(
         self, url: URL, engine: AsyncEngine, *, clock: Clock, options: StoreOptions
@@ -126,6 +129,7 @@ class Store:
         self.authorization_codes = AuthorizationCodesRepository(ctx)
         self.refresh_tokens = RefreshTokensRepository(ctx)
         self.activation_codes = ActivationCodesRepository(ctx)
+        self.audit = AuditRepository(ctx)
         self._notifier: Notifier
         if dialect == "postgresql":
             conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)

@@ -10,12 +10,14 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "AUDIT_INTERFACES",
     "DEVICE_TYPES",
     "KEY_PURPOSES",
     "NODE_ROLES",
     "REGISTRATION_TRANSPORTS",
     "SECURITY_MODES",
     "TRANSPORTS",
+    "AuditInterface",
     "DeviceType",
     "JsonValue",
     "KeyPurpose",
@@ -45,6 +47,11 @@ DeviceType: TypeAlias = Literal["desk", "soft"]
 RegistrationTransport: TypeAlias = Literal["UDP", "TCP", "TLS", "WS", "WSS"]
 """Transport of a registered contact (the Via of the REGISTER)."""
 
+AuditInterface: TypeAlias = Literal["cli", "api", "web", "shell", "system", "edge"]
+"""Where an audited change came from (issue 4 point 12): the command line, the
+REST API, the admin pages, the interactive shell, the node itself, or an edge
+pushing its certificate names."""
+
 JsonValue: TypeAlias = "dict[str, JsonValue] | list[JsonValue] | str | int | float | bool | None"
 """A value stored in a JSON column (cluster settings)."""
 
@@ -54,6 +61,7 @@ SECURITY_MODES: tuple[str, ...] = get_args(SecurityMode)
 TRANSPORTS: tuple[str, ...] = get_args(Transport)
 DEVICE_TYPES: tuple[str, ...] = get_args(DeviceType)
 REGISTRATION_TRANSPORTS: tuple[str, ...] = get_args(RegistrationTransport)
+AUDIT_INTERFACES: tuple[str, ...] = get_args(AuditInterface)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
