@@ -14,6 +14,7 @@ from ._admin import devices_app, edges_app, registrations_app, utils_app
 from ._context import make_context
 from ._keys import parameters_app, set_app, show_app
 from ._serve import init_command, serve_command
+from ._shell import shell_command
 from ._users import activation_codes_app, users_app
 
 _DATA_DIR = Path(DEFAULT_DATA_DIR)
@@ -63,6 +64,7 @@ def root(
 
 app.command("init")(init_command)
 app.command("serve")(serve_command)
+app.command("cli")(shell_command)
 app.add_typer(utils_app, name="utils")
 app.add_typer(devices_app, name="devices")
 app.add_typer(edges_app, name="edges")
