@@ -344,6 +344,8 @@ class _RefreshGrant(_Issuer, RefreshTokenGrant):  # type: ignore[misc]
 
     def authenticate_refresh_token(self, refresh_token: str) -> _RefreshView | None:
         ex = _exchange(self.request)
+        if ex.refusal is not None:  # the refresh login flow is Disabled
+            raise ex.refusal
         rec = ex.refresh
         if rec is None or rec.token_hash != hash_secret(refresh_token) or ex.principal is None:
             return None
@@ -472,6 +474,17 @@ class _Server(AuthorizationServer):  # type: ignore[misc]
 
     def send_signal(self, name: str, *args: object, **kwargs: object) -> None:
         pass
+
+    def refuse_authorization(self, request: OAuthRequest, error: OAuth2Error) -> OAuthResponse:
+        """Authlib's answer to an authorization request that failed validation
+        (``get_consent_grant``): an error page, or a redirect to the client —
+        which, RFC 9207 §2, carries ``iss`` like every authorization response
+        ("including error responses"). Authlib adds it only to the responses of
+        ``create_authorization_response``, so the same hook runs here."""
+        response = self.handle_error_response(request, error)
+        assert isinstance(response, OAuthResponse)
+        self.execute_hook("after_create_authorization_response", response)
+        return response
 
     def issue(
         self, request: OAuthRequest, user: Principal, scope: str, include_refresh: bool

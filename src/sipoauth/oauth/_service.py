@@ -223,9 +223,7 @@ class AuthorizationService:
         try:
             grant = self._server.get_consent_grant(request)
         except OAuth2Error as error:
-            refused = self._server.handle_error_response(request, error)
-            assert isinstance(refused, OAuthResponse)
-            return refused
+            return self._server.refuse_authorization(request, error)
         assert client is not None  # Authlib refused unknown clients
         carried = tuple(
             (k, v)
@@ -399,15 +397,17 @@ class AuthorizationService:
         token = _first(form, "refresh_token")
         if not token:
             return
+        if not self.policy.refresh_enabled:
+            # docs/oauth.md: refused whatever the token; the grant raises it after
+            # Authlib's client checks (a replay below is still detected).
+            ex.refusal = UnauthorizedClientError("OAuth with Refresh Login Flow is disabled")
         record = await self.store.refresh_tokens.get(hash_secret(token))
         if record is None:
             return
         if record.rotated_at is not None:
             await self.revoke_grant(record.sid, why="rotated refresh token presented again")
             return
-        if not self.policy.refresh_enabled:
-            ex.refusal = UnauthorizedClientError("OAuth with Refresh Login Flow is disabled")
-        if record.expires_at.timestamp() <= ex.now:
+        if ex.refusal is not None or record.expires_at.timestamp() <= ex.now:
             return
         grant = await self.store.grants.get(record.sid)
         if grant is None or grant.revoked_at is not None:
