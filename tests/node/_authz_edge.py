@@ -247,6 +247,7 @@ async def register(
     token: str | None,
     *,
     edge: bool = False,
+    proxy_form: bool = True,
 ) -> Response:
     """One REGISTER with the token: directly on the SIP Phone OAuth Port, or with
     ``edge`` as the edge relays it (mutual TLS with its certificate, a Path header)."""
@@ -264,6 +265,7 @@ async def register(
             cseq=1,
             branch=f"z9hG4bK-{uuid.uuid4().hex}",  # unique across connections (RFC 3261 §8.1.1.7)
             token=token,
+            proxy_form=proxy_form,
             extra=extra,
         )
         return await client.request(request)
