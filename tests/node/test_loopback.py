@@ -441,11 +441,11 @@ async def test_r8_mode_change_waits_for_callmanager_restart(prepared: Prepared, 
     try:
         await node.load()  # what the change notification triggers
         assert node.directory.oauth_mode  # still the mode the service started with
-        assert (await node.store.nodes.get("node1")).restart_pending
+        assert (await node.store.node_services.get("node1", "callmanager")).restart_pending
         await node.stop()
         await node.start()  # "Restart" of Cisco CallManager
         assert not node.directory.oauth_mode
-        assert not (await node.store.nodes.get("node1")).restart_pending
+        assert not (await node.store.node_services.get("node1", "callmanager")).restart_pending
         client = await connect(prepared, node)
         try:
             resp = await register(client, phone(), prepared.mint())

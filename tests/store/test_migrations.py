@@ -37,10 +37,14 @@ TABLES = {
     "refresh_tokens",
     "activation_codes",
     "audit_log",
+    "mra_domains",
+    "node_services",
+    "service_commands",
+    "admin_tokens",
 }
 OAUTH_TABLES = {"users", "authorization_codes", "refresh_tokens", "activation_codes"}
 """Added by revision 0002."""
-ADMIN_TABLES = {"audit_log"}
+ADMIN_TABLES = {"audit_log", "mra_domains", "node_services", "service_commands", "admin_tokens"}
 """Added by revision 0003."""
 
 
@@ -196,3 +200,5 @@ def test_offline_sql(url: str) -> None:
     assert "ck_nodes_role" in script
     assert "CREATE TABLE activation_codes" in script
     assert "activation-code" in script  # the widened ck_keys_purpose
+    assert "CREATE TABLE node_services" in script
+    assert "INSERT INTO node_services" in script  # restart pending moved (0003)

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from sipoauth.store import CheckViolation, Node, NotFound, Store
+from sipoauth.store import CheckViolation, Node, Store
 
 from .conftest import T0, FakeClock
 
@@ -57,7 +57,7 @@ async def test_node_upsert_defaults_and_get(clocked_store: Store, clock: FakeClo
     node = await clocked_store.nodes.upsert(Node(name="cucm-pub", host="10.0.0.1"))
     assert (node.role, node.sip_port, node.secure_sip_port) == ("publisher", 5060, 5061)
     assert (node.oauth_port, node.mra_port, node.web_port) == (5090, 5091, 8443)
-    assert (node.tftp_port, node.tftp_secure_port, node.restart_pending) == (6970, 6971, False)
+    assert (node.tftp_port, node.tftp_secure_port) == (6970, 6971)
     assert node.created_at == node.updated_at == T0
     assert await clocked_store.nodes.get("cucm-pub") == node
     assert await clocked_store.nodes.get("nope") is None
@@ -66,11 +66,9 @@ async def test_node_upsert_defaults_and_get(clocked_store: Store, clock: FakeClo
 async def test_node_upsert_replaces_by_name(clocked_store: Store, clock: FakeClock) -> None:
     first = await clocked_store.nodes.upsert(Node(name="n1", host="h1"))
     clock.advance(60)
-    changed = await clocked_store.nodes.upsert(
-        dataclasses.replace(first, oauth_port=6090, restart_pending=True)
-    )
+    changed = await clocked_store.nodes.upsert(dataclasses.replace(first, oauth_port=6090))
     assert changed.id == first.id
-    assert (changed.oauth_port, changed.restart_pending) == (6090, True)
+    assert changed.oauth_port == 6090
     assert changed.created_at == T0
     assert changed.updated_at == clock.now
     assert len(await clocked_store.nodes.list()) == 1
@@ -83,12 +81,8 @@ async def test_node_list_publisher_first(store: Store) -> None:
     assert [n.name for n in await store.nodes.list()] == ["z-pub", "a-sub", "b-sub"]
 
 
-async def test_node_restart_pending_and_delete(store: Store) -> None:
+async def test_node_delete(store: Store) -> None:
     await store.nodes.upsert(Node(name="n1", host="h1"))
-    assert (await store.nodes.set_restart_pending("n1", True)).restart_pending is True
-    assert (await store.nodes.set_restart_pending("n1", False)).restart_pending is False
-    with pytest.raises(NotFound):
-        await store.nodes.set_restart_pending("nope", True)
     assert await store.nodes.delete("n1") is True
     assert await store.nodes.delete("n1") is False
     assert await store.nodes.list() == []

@@ -22,10 +22,8 @@ async def set_sip_oauth_mode(store: Store, *, node_name: str, enabled: bool) -> 
             f"utils sipOAuth-mode can only be run on the publisher; {node_name} is a subscriber"
         )
     await store.settings.set(keys.SIP_OAUTH_MODE, enabled)
-    names = []
-    for each in await store.nodes.list():
-        await store.nodes.set_restart_pending(each.name, True)
-        names.append(each.name)
+    await store.node_services.mark_restart_pending(None, ["callmanager"])
+    names = [each.name for each in await store.nodes.list()]
     await store.notify("config", "sip-oauth-mode")
     return names
 

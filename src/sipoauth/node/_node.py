@@ -244,9 +244,28 @@ class Node:
                     port,
                 )
             )
+        # R8: this start applies the mode and ports; what waited for it is done.
+        sip_ports = [listener.port for listener in self.listeners]
+        await self.store.node_services.clear_restart_pending(config.node_name, "callmanager")
+        await self.store.node_services.set_state(
+            config.node_name,
+            "callmanager",
+            "running",
+            started_at=datetime.now(UTC),
+            applied={
+                "sip_oauth_mode": self.directory.oauth_mode,
+                "ports": {"oauth": sip_ports[0], "mra": sip_ports[1]},
+            },
+        )
         await self._start_web(overrides.get(WEB_PORT, node_row.web_port))
-        if node_row.restart_pending:
-            await self.store.nodes.set_restart_pending(config.node_name, False)
+        await self.store.node_services.clear_restart_pending(config.node_name, "tomcat")
+        await self.store.node_services.set_state(
+            config.node_name,
+            "tomcat",
+            "running",
+            started_at=datetime.now(UTC),
+            applied={"ports": {"web": self.listeners[-1].port}},
+        )
         self._tasks = [
             asyncio.create_task(self._timer_loop(), name="sip-timers"),
             asyncio.create_task(self._mirror_loop(), name="binding-mirror"),
@@ -310,6 +329,7 @@ class Node:
 
     async def stop(self) -> None:
         """Stop listening, close connections, flush and clear this node's mirror rows."""
+        started = bool(self._servers) or self._web is not None
         if self._web is not None:
             await self._web.stop()
             self._web = None
@@ -335,6 +355,12 @@ class Node:
         self._mirrored.clear()
         with contextlib.suppress(Exception):
             await self.store.registrations.delete_node(self.config.node_name)
+        if started:
+            with contextlib.suppress(Exception):
+                for service in ("callmanager", "tomcat"):
+                    await self.store.node_services.set_state(
+                        self.config.node_name, service, "stopped"
+                    )
 
     async def close(self) -> None:
         await self.stop()

@@ -6,6 +6,7 @@ Repositories take and return frozen record dataclasses; errors are
 """
 
 from ._activation import ActivationCode, ActivationCodeRecord, ActivationCodesRepository
+from ._admin_tokens import AdminTokenRecord, AdminTokensRepository
 from ._admins import AdminRecord, AdminsRepository
 from ._audit import AuditEntry, AuditRecord, AuditRepository
 from ._base import Clock
@@ -25,6 +26,7 @@ from ._errors import (
 from ._grants import GrantRecord, GrantsRepository
 from ._keys import Key, KeyRecord, KeysRepository
 from ._migrate import alembic_config, head_revision
+from ._mra import MraDomain, MraDomainRecord, MraDomainsRepository
 from ._nodes import Node, NodeRecord, NodesRepository
 from ._notify import MAX_PAYLOAD_BYTES, Subscription
 from ._profiles import ProfilesRepository, SecurityProfile, SecurityProfileRecord
@@ -35,16 +37,27 @@ from ._registrations import (
     RegistrationRecord,
     RegistrationsRepository,
 )
+from ._services import (
+    NodeServiceRecord,
+    NodeServicesRepository,
+    ServiceCommandRecord,
+    ServiceCommandsRepository,
+)
 from ._settings import SettingsRepository
 from ._store import Store, StoreOptions
 from ._types import (
+    SERVICES,
     AuditInterface,
+    CommandStatus,
     DeviceType,
     JsonValue,
     KeyPurpose,
     NodeRole,
     RegistrationTransport,
     SecurityMode,
+    ServiceAction,
+    ServiceName,
+    ServiceState,
     Transport,
 )
 from ._urls import DATABASE_FILE, database_url_for, normalise_url
@@ -53,10 +66,13 @@ from ._users import User, UserRecord, UsersRepository
 __all__ = [
     "DATABASE_FILE",
     "MAX_PAYLOAD_BYTES",
+    "SERVICES",
     "ActivationCode",
     "ActivationCodeRecord",
     "ActivationCodesRepository",
     "AdminRecord",
+    "AdminTokenRecord",
+    "AdminTokensRepository",
     "AdminsRepository",
     "AlreadyExists",
     "AuditEntry",
@@ -68,6 +84,7 @@ __all__ = [
     "AuthorizationCodesRepository",
     "CheckViolation",
     "Clock",
+    "CommandStatus",
     "Device",
     "DeviceRecord",
     "DeviceType",
@@ -85,9 +102,14 @@ __all__ = [
     "KeyRecord",
     "KeysRepository",
     "Line",
+    "MraDomain",
+    "MraDomainRecord",
+    "MraDomainsRepository",
     "Node",
     "NodeRecord",
     "NodeRole",
+    "NodeServiceRecord",
+    "NodeServicesRepository",
     "NodesRepository",
     "NotFound",
     "ProfilesRepository",
@@ -102,6 +124,11 @@ __all__ = [
     "SecurityMode",
     "SecurityProfile",
     "SecurityProfileRecord",
+    "ServiceAction",
+    "ServiceCommandRecord",
+    "ServiceCommandsRepository",
+    "ServiceName",
+    "ServiceState",
     "SettingsRepository",
     "Store",
     "StoreError",

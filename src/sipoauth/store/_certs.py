@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +27,11 @@ class TrustedCert:
     subject: str
     """Subject distinguished name, RFC 4514 text."""
     not_after: datetime
+    issuer: str = ""
+    """Issuer distinguished name, RFC 4514 text (empty for certificates stored
+    before revision 0003)."""
+    not_before: datetime | None = None
+    """Start of validity (None for certificates stored before revision 0003)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +48,8 @@ def _record(row: m.TrustedCert) -> TrustedCertRecord:
         pem=row.pem,
         subject=row.subject,
         not_after=row.not_after,
+        issuer=row.issuer,
+        not_before=row.not_before,
         created_at=row.created_at,
     )
 
@@ -59,12 +67,36 @@ class TrustedCertsRepository(Repository):
             pem=cert.pem,
             subject=cert.subject,
             not_after=cert.not_after,
+            issuer=cert.issuer,
+            not_before=cert.not_before,
             created_at=self._now(),
         )
         async with self._write() as session:
             session.add(row)
             await session.flush()
             return _record(row)
+
+    async def add_many(self, certs: Sequence[TrustedCert]) -> list[TrustedCertRecord]:
+        """Add several certificates in one transaction: all or none
+        (AlreadyExists when one is already in its store)."""
+        now = self._now()
+        rows = [
+            m.TrustedCert(
+                store_name=cert.store_name,
+                fingerprint=cert.fingerprint,
+                pem=cert.pem,
+                subject=cert.subject,
+                not_after=cert.not_after,
+                issuer=cert.issuer,
+                not_before=cert.not_before,
+                created_at=now,
+            )
+            for cert in certs
+        ]
+        async with self._write() as session:
+            session.add_all(rows)
+            await session.flush()
+            return [_record(row) for row in rows]
 
     async def get(self, store_name: str, fingerprint: str) -> TrustedCertRecord | None:
         """One certificate of a store, if there."""

@@ -48,6 +48,12 @@ class Device:
     """Allow Activation Code via MRA (R12.1)."""
     mra_service_domain: str | None = None
     """Activation Code MRA Service Domain (R12.1)."""
+    requires_activation_code: bool = False
+    """Requires Activation Code for Onboarding (REFERENCE-BEHAVIOUR "Activation codes")."""
+    config_version: int = 1
+    """Bumped by Apply Config / Reset: the device fetches its file again."""
+    reset_required: bool = False
+    """A change (e.g. of its security profile) waits for a reset of the device (R9)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

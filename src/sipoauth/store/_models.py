@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -26,24 +27,33 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ._types import (
     AUDIT_INTERFACES,
+    COMMAND_STATUSES,
     DEVICE_TYPES,
     KEY_PURPOSES,
     NODE_ROLES,
     REGISTRATION_TRANSPORTS,
     SECURITY_MODES,
+    SERVICE_ACTIONS,
+    SERVICE_STATES,
+    SERVICES,
     TRANSPORTS,
     AuditInterface,
+    CommandStatus,
     DeviceType,
     JsonValue,
     KeyPurpose,
     NodeRole,
     RegistrationTransport,
     SecurityMode,
+    ServiceAction,
+    ServiceName,
+    ServiceState,
     Transport,
     UtcDateTime,
 )
@@ -101,7 +111,6 @@ class Node(Base):
     web_port: Mapped[int]
     tftp_port: Mapped[int]
     tftp_secure_port: Mapped[int]
-    restart_pending: Mapped[bool]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -179,6 +188,10 @@ class Device(Base):
     oauth_firmware: Mapped[bool]
     allow_activation_via_mra: Mapped[bool]
     mra_service_domain: Mapped[str | None] = mapped_column(LONG_NAME)
+    # Revision 0003; server defaults so that existing rows migrate.
+    requires_activation_code: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    config_version: Mapped[int] = mapped_column(Integer, server_default="1")
+    reset_required: Mapped[bool] = mapped_column(Boolean, server_default=false())
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -323,6 +336,9 @@ class TrustedCert(Base):
     subject: Mapped[str] = mapped_column(Text)
     not_after: Mapped[datetime]
     created_at: Mapped[datetime]
+    # Revision 0003: empty / None for certificates stored before.
+    issuer: Mapped[str] = mapped_column(Text, server_default="")
+    not_before: Mapped[datetime | None]
 
 
 class Registration(Base):
@@ -390,6 +406,85 @@ class AuditLog(Base):
     object_type: Mapped[str] = mapped_column(NAME)
     object_id: Mapped[str] = mapped_column(LONG_NAME)
     detail: Mapped[dict[str, JsonValue]] = mapped_column(JSON())
+
+
+class MraDomain(Base):
+    """An MRA service domain (issue 4 point 7, Device > MRA Service Domain)."""
+
+    __tablename__ = "mra_domains"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    is_default: Mapped[bool]
+    domains: Mapped[list[str]] = mapped_column(JSON())
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class NodeService(Base):
+    """What a node reports of one of its services, and "restart pending" (R8)."""
+
+    __tablename__ = "node_services"
+    __table_args__ = (
+        CheckConstraint(_one_of("service", SERVICES), name="service"),
+        CheckConstraint(_one_of("state", SERVICE_STATES), name="state"),
+    )
+
+    node_name: Mapped[str] = mapped_column(
+        NAME,
+        ForeignKey("nodes.name", onupdate="CASCADE", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    service: Mapped[ServiceName] = mapped_column(String(32), primary_key=True)
+    state: Mapped[ServiceState] = mapped_column(String(16))
+    restart_pending: Mapped[bool]
+    started_at: Mapped[datetime | None]
+    applied: Mapped[dict[str, JsonValue]] = mapped_column(JSON())
+    message: Mapped[str] = mapped_column(Text, server_default="")
+    updated_at: Mapped[datetime]
+
+
+class ServiceCommand(Base):
+    """A start / stop / restart asked of a node's service; the node executes it.
+
+    AUTOINCREMENT so that ids are never reused after a purge.
+    """
+
+    __tablename__ = "service_commands"
+    __table_args__ = (
+        CheckConstraint(_one_of("service", SERVICES), name="service"),
+        CheckConstraint(_one_of("action", SERVICE_ACTIONS), name="action"),
+        CheckConstraint(_one_of("status", COMMAND_STATUSES), name="status"),
+        Index("ix_service_commands_node_name_status", "node_name", "status"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    node_name: Mapped[str] = mapped_column(NAME)
+    service: Mapped[ServiceName] = mapped_column(String(32))
+    action: Mapped[ServiceAction] = mapped_column(String(16))
+    requested_by: Mapped[str] = mapped_column(String(128))
+    requested_at: Mapped[datetime]
+    status: Mapped[CommandStatus] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    done_at: Mapped[datetime | None]
+
+
+class AdminToken(Base):
+    """A bearer token of the REST API, by SHA-256 (never the token)."""
+
+    __tablename__ = "admin_tokens"
+    __table_args__ = (
+        Index("ix_admin_tokens_username", "username"),
+        Index("ix_admin_tokens_expires_at", "expires_at"),
+    )
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(
+        String(128), ForeignKey("admins.username", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
 
 
 metadata = Base.metadata

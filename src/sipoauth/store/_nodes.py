@@ -1,4 +1,8 @@
-"""Nodes of the cluster and their listener ports (R5, R8)."""
+"""Nodes of the cluster and their listener ports (R5).
+
+What each node's services are doing, and whether they wait for a restart
+(R8), is in ``node_services`` (``_services.py``).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,10 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from . import _models as m
 from ._base import Repository
-from ._errors import NotFound
 from ._types import NodeRole
 
 __all__ = ["Node", "NodeRecord", "NodesRepository"]
@@ -34,8 +37,6 @@ class Node:
     web_port: int = 8443
     tftp_port: int = 6970
     tftp_secure_port: int = 6971
-    restart_pending: bool = False
-    """A mode or port change waits for a CallManager restart (R8)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,21 +95,6 @@ class NodesRepository(Repository):
         query = select(m.Node).order_by(m.Node.role != "publisher", m.Node.name)
         async with self._read() as session:
             return [_record(row) for row in await session.scalars(query)]
-
-    async def set_restart_pending(self, name: str, pending: bool) -> NodeRecord:
-        """Raise or clear the node's "restart pending" flag (R8)."""
-        stmt = (
-            update(m.Node)
-            .where(m.Node.name == name)
-            .values(restart_pending=pending, updated_at=self._now())
-            .returning(m.Node.id)
-        )
-        async with self._write() as session:
-            if (await session.execute(stmt)).first() is None:
-                raise NotFound(f"no node {name!r}")
-            row = await session.scalar(select(m.Node).where(m.Node.name == name))
-            assert row is not None
-            return _record(row)
 
     async def delete(self, name: str) -> bool:
         """Remove the node; False when there was none of that name."""

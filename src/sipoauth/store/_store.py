@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from . import _migrate
 from ._activation import ActivationCodesRepository
+from ._admin_tokens import AdminTokensRepository
 from ._admins import AdminsRepository
 from ._audit import AuditRepository
 from ._base import Clock, StoreContext
@@ -24,11 +25,13 @@ from ._edges import EdgesRepository
 from ._errors import translate
 from ._grants import GrantsRepository
 from ._keys import KeysRepository
+from ._mra import MraDomainsRepository
 from ._nodes import NodesRepository
 from ._notify import LogNotifier, Notifier, PgNotifier, Subscription, check_notification
 from ._profiles import ProfilesRepository
 from ._refresh import RefreshTokensRepository
 from ._registrations import RegistrationsRepository
+from ._services import NodeServicesRepository, ServiceCommandsRepository
 from ._settings import SettingsRepository
 from ._urls import WRITE_OPTION, make_async_engine, normalise_url
 from ._users import UsersRepository
@@ -95,6 +98,14 @@ class Store:
     """Desk-phone activation codes (one per device)."""
     audit: AuditRepository
     """The audit log of administrative changes."""
+    mra_domains: MraDomainsRepository
+    """MRA service domains."""
+    node_services: NodeServicesRepository
+    """Per node and service: state, what it applied, restart pending (R8)."""
+    service_commands: ServiceCommandsRepository
+    """Start / stop / restart commands for the nodes' services."""
+    admin_tokens: AdminTokensRepository
+    """REST API bearer tokens (hashes)."""
 
     def __init__(
         self, url: URL, engine: AsyncEngine, *, clock: Clock, options: StoreOptions
@@ -130,6 +141,10 @@ class Store:
         self.refresh_tokens = RefreshTokensRepository(ctx)
         self.activation_codes = ActivationCodesRepository(ctx)
         self.audit = AuditRepository(ctx)
+        self.mra_domains = MraDomainsRepository(ctx)
+        self.node_services = NodeServicesRepository(ctx)
+        self.service_commands = ServiceCommandsRepository(ctx)
+        self.admin_tokens = AdminTokensRepository(ctx)
         self._notifier: Notifier
         if dialect == "postgresql":
             conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)

@@ -11,19 +11,27 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "AUDIT_INTERFACES",
+    "COMMAND_STATUSES",
     "DEVICE_TYPES",
     "KEY_PURPOSES",
     "NODE_ROLES",
     "REGISTRATION_TRANSPORTS",
     "SECURITY_MODES",
+    "SERVICES",
+    "SERVICE_ACTIONS",
+    "SERVICE_STATES",
     "TRANSPORTS",
     "AuditInterface",
+    "CommandStatus",
     "DeviceType",
     "JsonValue",
     "KeyPurpose",
     "NodeRole",
     "RegistrationTransport",
     "SecurityMode",
+    "ServiceAction",
+    "ServiceName",
+    "ServiceState",
     "Transport",
     "UtcDateTime",
 ]
@@ -52,6 +60,20 @@ AuditInterface: TypeAlias = Literal["cli", "api", "web", "shell", "system", "edg
 REST API, the admin pages, the interactive shell, the node itself, or an edge
 pushing its certificate names."""
 
+ServiceName: TypeAlias = Literal["callmanager", "tomcat", "tftp"]
+"""The services of a node (DESIGN "One node, one process"): Cisco CallManager
+(SIP), Cisco Tomcat (web), Cisco TFTP (config files)."""
+
+ServiceState: TypeAlias = Literal["running", "stopped", "starting", "stopping", "failed", "unknown"]
+"""What a node reports of one of its services (R8)."""
+
+ServiceAction: TypeAlias = Literal["start", "stop", "restart"]
+"""What an administrator asks of a service on a node (R8, Control Center)."""
+
+CommandStatus: TypeAlias = Literal["pending", "running", "done", "failed"]
+"""Progress of a service command: written ``pending``, claimed by the node
+(``running``), then ``done`` or ``failed``."""
+
 JsonValue: TypeAlias = "dict[str, JsonValue] | list[JsonValue] | str | int | float | bool | None"
 """A value stored in a JSON column (cluster settings)."""
 
@@ -62,6 +84,10 @@ TRANSPORTS: tuple[str, ...] = get_args(Transport)
 DEVICE_TYPES: tuple[str, ...] = get_args(DeviceType)
 REGISTRATION_TRANSPORTS: tuple[str, ...] = get_args(RegistrationTransport)
 AUDIT_INTERFACES: tuple[str, ...] = get_args(AuditInterface)
+SERVICES: tuple[str, ...] = get_args(ServiceName)
+SERVICE_STATES: tuple[str, ...] = get_args(ServiceState)
+SERVICE_ACTIONS: tuple[str, ...] = get_args(ServiceAction)
+COMMAND_STATUSES: tuple[str, ...] = get_args(CommandStatus)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
