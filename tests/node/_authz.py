@@ -23,13 +23,17 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
+from argon2 import PasswordHasher
 
 from sipoauth import admin
+from sipoauth.admin import _users
 from sipoauth.node import Node
 from sipoauth.oauth import ACTIVATION_GRANT, DESK_PHONE_CLIENT, TokenPolicy
 from sipoauth.pki import client_ssl_context
 from sipoauth.sim import PhoneIdentity, SipTlsClient, register_request
 from sipoauth.sip import Response
+from sipoauth.store import Store
 
 from ._support import Prepared, port_of
 
@@ -48,6 +52,35 @@ REFRESH_DAYS = "OAuth Refresh Token Expiry Timer (days)"
 
 _serial = itertools.count(1)
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+# -- password hashing --------------------------------------------------------------------
+
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+"""argon2 at a low cost. These tests sign in and introspect some 150 times; at the
+production cost (64 MiB, 3 passes, ~0.2 s of two cores each) that is most of
+their run time, and the cost is not what they test. A check reads the cost from
+the stored hash, so the server's code runs unchanged on cheap hashes."""
+_CHEAP_DUMMY = CHEAP_HASHER.hash("not the password of anyone")
+
+
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """End users' passwords hashed with :data:`CHEAP_HASHER` (for this test only:
+    the process-wide cached hasher and dummy hash are left alone)."""
+    monkeypatch.setattr(_users, "_hasher", lambda: CHEAP_HASHER)
+    monkeypatch.setattr(_users, "_dummy_hash", lambda: _CHEAP_DUMMY)
+
+
+async def cheap_admin_password(prepared: Prepared) -> None:
+    """Store the administrator's password (`prepare`'s) as a :data:`CHEAP_HASHER` hash."""
+    store = await Store.open(prepared.url)
+    try:
+        await store.admins.set_password(ADMIN[0], CHEAP_HASHER.hash(ADMIN[1]))
+    finally:
+        await store.close()
+
+
+# -- ids ---------------------------------------------------------------------------------
 
 
 def unique() -> str:

@@ -15,6 +15,7 @@ import asyncio
 import json
 import secrets
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -39,6 +40,8 @@ from ._authz import (
     activation_code,
     assert_oauth_error,
     authorize_params,
+    cheap_admin_password,
+    cheap_password_hashing,
     code_for,
     csrf_of,
     desk_phone,
@@ -65,6 +68,17 @@ from ._support import NODE, Prepared
 ISSUER = "https://localhost:8443"
 """The cluster's issuer: `prepare` initialised the node with host name localhost."""
 PRIVATE_JWK_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cheap_admin_password(prepared: Prepared) -> None:
+    asyncio.run(cheap_admin_password(prepared))
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    cheap_password_hashing(monkeypatch)
+
 
 # -- discovery ---------------------------------------------------------------------------
 
@@ -172,7 +186,8 @@ async def test_code_flow_tokens_register_the_users_soft_client(
     """RFC 6749 §4.1.2/§4.1.4, RFC 9207 §2, RFC 7636 §4.6: sign-in redirects with
     `code`, `state` and `iss`; the code and verifier give a Bearer token that
     registers the user's CSF over TLS (R1.2); another user's token is refused
-    for that device (403, DESIGN "Tokens": the token must name the owner)."""
+    for that device, and the user's token for the user's desk phone (403,
+    DESIGN "Tokens": a soft client's token names its owner, a phone's the phone)."""
     user, other = await soft_user(node), await soft_user(node)
     pkce = Pkce.new()
     params = authorize_params(pkce, state="xyz-123")
@@ -192,10 +207,12 @@ async def test_code_flow_tokens_register_the_users_soft_client(
         assert claims["sub"] == user.user_id
         assert claims["client_id"] == CSF
         theirs = (await tokens_for(client, other))["access_token"]
-    assert (
-        await register_status(prepared, node, user.device, user.line, body["access_token"]) == 200
-    )
+    access = body["access_token"]
+    assert await register_status(prepared, node, user.device, user.line, access) == 200
     assert await register_status(prepared, node, user.device, user.line, theirs) == 403
+    # ... nor does the user's own token register the user's desk phone.
+    desk, desk_line = await desk_phone(node, owner=user.user_id)
+    assert await register_status(prepared, node, desk, desk_line, access) == 403
 
 
 @pytest.mark.parametrize(
@@ -514,6 +531,45 @@ async def test_refresh_with_another_clients_id_is_invalid_grant(
         assert (await refresh(client, issued["refresh_token"])).status_code == 200
 
 
+async def test_refresh_may_narrow_the_scope_of_the_access_token_only(
+    prepared: Prepared, node: Node
+) -> None:
+    """RFC 6749 §6: a refresh may ask for less scope (never more: invalid_scope);
+    the new refresh token keeps the scope of the one presented, so the next
+    refresh without `scope` gets all of it again. A `config:read` token cannot
+    register (RFC 6750 §3.1 insufficient_scope, 403)."""
+    await refresh_flow(node, True)
+    user = await soft_user(node)
+    async with web(prepared, node) as client:
+        issued = await tokens_for(client, user)
+        wider = await token(
+            client,
+            grant_type="refresh_token",
+            refresh_token=issued["refresh_token"],
+            client_id=CSF,
+            scope="sip:register config:read admin",
+        )
+        assert_oauth_error(wider, "invalid_scope")
+        narrow = await token(
+            client,
+            grant_type="refresh_token",
+            refresh_token=issued["refresh_token"],
+            client_id=CSF,
+            scope="config:read",
+        )
+        assert narrow.status_code == 200, narrow.text
+        assert narrow.json()["scope"] == "config:read"
+        kept = await introspect(client, narrow.json()["refresh_token"])
+        assert kept["scope"] == "sip:register config:read"
+        again = await refresh(client, narrow.json()["refresh_token"])
+        assert again.status_code == 200, again.text
+        assert again.json()["scope"] == "sip:register config:read"
+    reader = narrow.json()["access_token"]
+    assert await register_status(prepared, node, user.device, user.line, reader) == 403
+    full = again.json()["access_token"]
+    assert await register_status(prepared, node, user.device, user.line, full) == 200
+
+
 async def test_refresh_refused_once_the_flow_is_disabled(prepared: Prepared, node: Node) -> None:
     """docs/oauth.md "Tokens": while "OAuth with Refresh Login Flow" is Disabled the
     token endpoint refuses `refresh_token` with unauthorized_client (RFC 6749 §5.2)."""
@@ -682,6 +738,31 @@ async def test_token_endpoint_wants_a_small_form(prepared: Prepared, node: Node)
         empty = await client.post("/oauth/token", content=b"")
     for response in (as_json, huge, empty):
         assert_oauth_error(response, "invalid_request")
+
+
+async def test_repeated_parameter_is_invalid_request(prepared: Prepared, node: Node) -> None:
+    """RFC 6749 §3.2: parameters "MUST NOT be included more than once"; §5.2: a
+    request that repeats one is invalid_request (and the code is not spent)."""
+    user = await soft_user(node)
+    pkce = Pkce.new()
+    async with web(prepared, node) as client:
+        code = await code_for(client, user, pkce)
+        form = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("code", "another"),
+            ("redirect_uri", REDIRECT),
+            ("client_id", CSF),
+            ("code_verifier", pkce.verifier),
+        ]
+        response = await client.post(
+            "/oauth/token",
+            content=urlencode(form),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert_oauth_error(response, "invalid_request")
+        assert "code" in response.json()["error_description"]
+        assert (await exchange(client, code, pkce)).status_code == 200
 
 
 async def test_every_token_response_is_no_store(prepared: Prepared, node: Node) -> None:

@@ -10,6 +10,8 @@ HTTP Basic credentials.
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -22,6 +24,8 @@ from ._authz import (
     SoftUser,
     assert_oauth_error,
     basic,
+    cheap_admin_password,
+    cheap_password_hashing,
     eventually,
     introspect,
     refresh,
@@ -41,6 +45,16 @@ BAD_CREDENTIALS: list[dict[str, str]] = [
     {"Authorization": "Bearer something"},
     {"Authorization": "Basic not-base64!"},
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cheap_admin_password(prepared: Prepared) -> None:
+    asyncio.run(cheap_admin_password(prepared))
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    cheap_password_hashing(monkeypatch)
 
 
 async def _revoked(client: httpx.AsyncClient, *tokens: str) -> bool:

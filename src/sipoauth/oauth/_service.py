@@ -272,6 +272,10 @@ class AuthorizationService:
         self, form: Mapping[str, Sequence[str]], headers: Mapping[str, str], peer: Peer
     ) -> OAuthResponse:
         """The token endpoint (RFC 6749 §3.2) for every grant we support."""
+        repeated = sorted(name for name, values in form.items() if len(values) > 1)
+        if repeated:
+            # RFC 6749 §3.2 "MUST NOT be included more than once"; §5.2 invalid_request.
+            return _error(400, "invalid_request", f"repeated parameter: {', '.join(repeated)}")
         now, _ = self._now()
         ex = Exchange(now, peer)
         grant_type = _first(form, "grant_type")
@@ -470,7 +474,9 @@ class AuthorizationService:
                 sid=issued.sid,
                 client_id=issued.client_id,
                 subject=issued.principal.subject,
-                scope=issued.scope,
+                # RFC 6749 §6: a refresh may narrow the access token's scope, but the
+                # new refresh token's scope is identical to the one presented.
+                scope=ex.refresh.scope if ex.refresh is not None else issued.scope,
                 expires_at=issued.refresh_expires_at,
             )
             if ex.refresh is not None:
