@@ -20,18 +20,29 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from sipoauth import admin
 from sipoauth.node import Node
 from sipoauth.oauth import AccessClaims
-from sipoauth.pki import client_ssl_context
+from sipoauth.pki import (
+    cert_to_pem,
+    client_ssl_context,
+    fingerprint_sha256,
+    issue_client_certificate,
+    key_to_pem,
+)
 from sipoauth.sim import PhoneIdentity, SipTlsClient, register_request
 from sipoauth.sip import Response
-from sipoauth.store import Device, Store
+from sipoauth.store import Device, Store, TrustedCert
 
 from ._support import ClientCert, Prepared, port_of
 
@@ -248,10 +259,12 @@ async def register(
     *,
     edge: bool = False,
     proxy_form: bool = True,
+    edge_cert: ClientCert | None = None,
 ) -> Response:
     """One REGISTER with the token: directly on the SIP Phone OAuth Port, or with
-    ``edge`` as the edge relays it (mutual TLS with its certificate, a Path header)."""
-    cert = prepared.edge_cert if edge else None
+    ``edge`` as the edge relays it (mutual TLS with its certificate — ``edge_cert``
+    if given — and a Path header)."""
+    cert = (edge_cert or prepared.edge_cert) if edge else None
     context = client_ssl_context(
         [prepared.ca_pem], cert.chain if cert else None, cert.key if cert else None
     )
@@ -301,3 +314,80 @@ async def until_known(node: Node, *devices: str) -> None:
             return
         await asyncio.sleep(0.025)
     await node.load()  # notification lost: load ourselves
+
+
+def ca_hierarchy(
+    directory: Path, common_name: str, dns_names: tuple[str, ...] = ()
+) -> tuple[x509.Certificate, ClientCert]:
+    """A root CA (the trust anchor), an intermediate CA under it and a client
+    certificate from the intermediate, written as leaf + intermediate (what an
+    Expressway with an enterprise CA presents). Returns the root and the client."""
+    now = datetime.now(UTC)
+    root_key, mid_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Enterprise Root (test)")])
+    mid_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Enterprise Issuing (test)")])
+    usage = x509.KeyUsage(
+        digital_signature=False,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+    def ca(
+        subject: x509.Name,
+        issuer: x509.Name,
+        key: ec.EllipticCurvePrivateKey,
+        signer: ec.EllipticCurvePrivateKey,
+        path_length: int | None,
+    ) -> x509.Certificate:
+        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1))
+            .not_valid_after(now + timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+            .add_extension(usage, critical=True)
+            .add_extension(ski, critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),
+                critical=False,
+            )
+            .sign(signer, hashes.SHA256())
+        )
+
+    root = ca(root_name, root_name, root_key, root_key, None)
+    mid = ca(mid_name, root_name, mid_key, root_key, 0)
+    leaf, leaf_key = issue_client_certificate(
+        mid, mid_key, common_name=common_name, dns_names=list(dns_names), now=now
+    )
+    chain = directory / f"{common_name}-chain.pem"
+    key_path = directory / f"{common_name}.key"
+    chain.write_bytes(cert_to_pem(leaf) + cert_to_pem(mid))
+    key_path.write_bytes(key_to_pem(leaf_key))
+    return root, ClientCert(chain, key_path)
+
+
+async def trust(store: Store, store_name: str, cert: x509.Certificate) -> None:
+    """Put a CA certificate in a trust store (the node reads it when it starts)."""
+    await store.trusted_certs.add(
+        TrustedCert(
+            store_name=store_name,
+            fingerprint=fingerprint_sha256(cert),
+            pem=cert_to_pem(cert).decode("ascii"),
+            subject=cert.subject.rfc4514_string(),
+            not_after=cert.not_valid_after_utc,
+        )
+    )
+    await store.notify("config", "trust")

@@ -10,11 +10,13 @@ or as a device directly, and registers the tokens it gets over SIP.
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import httpx
 import pytest
 
 from sipoauth.node import Node
+from sipoauth.store import Store
 
 from ._authz_edge import (
     ACTIVATION_GRANT,
@@ -26,16 +28,18 @@ from ._authz_edge import (
     add_phone,
     add_user,
     authorize_params,
+    ca_hierarchy,
     claims_of,
     new_code,
     parameter,
     pkce_pair,
     register,
     sign_in,
+    trust,
     until_known,
     web,
 )
-from ._support import Prepared
+from ._support import EDGE_NAME, Prepared, start_node
 
 MRA_ACTIVATION = "Enable Mobile and Remote Access Activation"
 REFRESH_FLOW = "OAuth with Refresh Login Flow"
@@ -369,3 +373,39 @@ async def test_throttling_of_direct_requests_ignores_x_forwarded_for(
 
 def test_activation_grant_name_is_the_documented_one() -> None:
     assert ACTIVATION_GRANT == "urn:sipoauth:params:oauth:grant-type:activation-code"
+
+
+async def test_r12_edge_certificate_from_an_intermediate_ca_is_via_mra(
+    prepared: Prepared, tmp_path: Path
+) -> None:
+    """R12 / REFERENCE-BEHAVIOUR "Edge": an edge whose certificate an enterprise CA
+    issued through an intermediate (only the root in tomcat-trust; the edge sends
+    leaf + intermediate, as TLS does) is an authenticated edge on the web port as on
+    the SIP MRA port: its requests are via MRA, so R12.2 holds for them."""
+    root, edge_cert = ca_hierarchy(tmp_path, EDGE_NAME, (EDGE_NAME,))
+    setup = await Store.open(prepared.url)
+    try:
+        await trust(setup, "tomcat-trust", root)
+    finally:
+        await setup.close()
+    node = await start_node(prepared)  # the web port's TLS trust is read at start
+    try:
+        phone = await add_phone(node.store, allow_mra=False)
+        code = await new_code(node.store, phone.name)
+        _, challenge = pkce_pair()
+        async with web(prepared, node, edge_cert) as edge:
+            refused = await activate(edge, code, phone)
+            page = await edge.get(
+                "/oauth/authorize", params=authorize_params(DESK_CLIENT, challenge)
+            )
+        assert _error(refused)[:2] == (400, "unauthorized_client"), refused.text
+        assert page.status_code == 400
+        assert "Mobile and Remote Access" in page.text
+        token = prepared.mint(phone.name)
+        await until_known(node, phone.name)
+        relayed = await register(
+            prepared, node, phone.ident(), token, edge=True, edge_cert=edge_cert
+        )
+        assert relayed.status == 200  # the SIP MRA port accepts the same edge
+    finally:
+        await node.close()

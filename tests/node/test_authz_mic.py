@@ -25,27 +25,29 @@ from sipoauth.node import Node
 from sipoauth.pki import (
     NodePki,
     cert_to_pem,
-    fingerprint_sha256,
     generate_ca,
     issue_client_certificate,
     key_to_pem,
 )
 from sipoauth.sim import PhoneIdentity
-from sipoauth.store import Store, TrustedCert
+from sipoauth.store import Store
 
 from ._authz_edge import (
     DESK_CLIENT,
     activate,
     add_phone,
+    ca_hierarchy,
+    claims_of,
     introspect,
     new_code,
     parameter,
     register,
+    trust,
     unique_phone_name,
     until_known,
     web,
 )
-from ._support import EDGE_NAME, PHONE, ClientCert, Prepared
+from ._support import EDGE_NAME, PHONE, ClientCert, Prepared, start_node
 
 CALLMANAGER_TRUST = "callmanager-trust"
 TOKEN_FOR_DEVICES = "OAuth Access Token for Devices"
@@ -79,16 +81,7 @@ class Issuer:
 async def _trust(prepared: Prepared, cert: x509.Certificate) -> None:
     store = await Store.open(prepared.url)
     try:
-        await store.trusted_certs.add(
-            TrustedCert(
-                store_name=CALLMANAGER_TRUST,
-                fingerprint=fingerprint_sha256(cert),
-                pem=cert_to_pem(cert).decode("ascii"),
-                subject=cert.subject.rfc4514_string(),
-                not_after=cert.not_valid_after_utc,
-            )
-        )
-        await store.notify("config", "trust")
+        await trust(store, CALLMANAGER_TRUST, cert)
     finally:
         await store.close()
 
@@ -221,3 +214,24 @@ async def test_manufacturer_certificate_naming_the_edge_is_not_via_mra(
     async with web(prepared, node, cert) as client:
         response = await activate(client, code, phone, headers={"X-Forwarded-For": "10.2.2.2"})
     assert response.status_code == 200, response.text
+
+
+async def test_mic_issued_by_an_intermediate_ca_gets_a_token(
+    prepared: Prepared, manufacturer: Issuer, tmp_path: Path
+) -> None:
+    """RFC 8705 §2.1, docs/oauth.md "Manufacturer certificates": manufacturer
+    certificates come from an intermediate under the manufacturer's root (only the
+    root in callmanager-trust; the phone sends leaf + intermediate): the phone is
+    still authenticated and its token names it."""
+    phone_name = unique_phone_name()
+    root, cert = ca_hierarchy(tmp_path, _mic_name(phone_name))
+    await _trust(prepared, root)
+    node = await start_node(prepared)  # the web port's TLS trust is read at start
+    try:
+        phone = await add_phone(node.store, name=phone_name)
+        async with web(prepared, node, cert) as client:
+            response = await client.post("/oauth/token", data=CLIENT_CREDENTIALS)
+        assert response.status_code == 200, response.text
+        assert claims_of(node, response.json()["access_token"]).subject == phone.name
+    finally:
+        await node.close()

@@ -39,11 +39,14 @@ from sipoauth.pki import (
     verify_chain,
 )
 
-__all__ = ["PeerClassifier", "WebListener", "web_ssl_context"]
+__all__ = ["PeerClassifier", "WebListener", "peer_chain", "web_ssl_context"]
 
 log = structlog.get_logger("sipoauth.web")
 
 _PHONE_NAME: Final = re.compile(r"SEP[0-9A-F]{12}")
+MAX_INTERMEDIATES: Final = 8
+"""Certificates after the client's own that the classifier looks at (a real
+chain has one or two; this bounds the path-building work per connection)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,18 +70,27 @@ class PeerClassifier:
             tuple(c for pem in callmanager_trust for c in load_certs_pem(pem)),
         )
 
-    def classify(self, der: bytes | None, address: str, now: datetime) -> Peer:
+    def classify(
+        self,
+        der: bytes | None,
+        address: str,
+        now: datetime,
+        intermediates: Sequence[bytes] = (),
+    ) -> Peer:
+        """The peer of a connection whose client sent certificate ``der`` (and the
+        ``intermediates`` after it: edge and manufacturer certificates are commonly
+        issued by an intermediate CA under the root in the trust store)."""
         if not der:
             return Peer(address)
         names = peer_names(der)
         edge = match_edge(names, self.edges)
         if edge is not None and self.tomcat_trust:
             with contextlib.suppress(ChainVerificationError):
-                verify_chain(der, (), self.tomcat_trust, now)
+                verify_chain(der, intermediates, self.tomcat_trust, now)
                 return Peer(address, via_edge=edge.address)
         if self.callmanager_trust:
             with contextlib.suppress(ChainVerificationError):
-                verify_chain(der, (), self.callmanager_trust, now)
+                verify_chain(der, intermediates, self.callmanager_trust, now)
                 for name in sorted(names):
                     found = _PHONE_NAME.search(name.upper())
                     if found:
@@ -98,6 +110,33 @@ def web_ssl_context(base: ssl.SSLContext, trust_pems: Sequence[bytes]) -> ssl.SS
     return base
 
 
+def peer_chain(
+    sslobj: ssl.SSLObject, limit: int = MAX_INTERMEDIATES
+) -> tuple[bytes | None, tuple[bytes, ...]]:
+    """The client's certificate and the certificates it sent after it (DER).
+
+    The handshake verified that chain against the union of the trust stores; the
+    classifier verifies it again against one store, and needs the intermediates
+    for that. Python 3.13 has ``SSLObject.get_unverified_chain()`` (DER bytes);
+    3.11 and 3.12 have it on the private ``_sslobj`` (certificate objects).
+    """
+    der = sslobj.getpeercert(binary_form=True)
+    if not der:
+        return None, ()
+    getter = getattr(sslobj, "get_unverified_chain", None) or getattr(
+        getattr(sslobj, "_sslobj", None), "get_unverified_chain", None
+    )
+    if getter is None:
+        return der, ()
+    chain: list[bytes] = []
+    for cert in getter() or ():
+        if isinstance(cert, bytes):
+            chain.append(cert)
+        else:
+            chain.append(ssl.PEM_cert_to_DER_cert(cert.public_bytes()))
+    return der, tuple(c for c in chain if c != der)[:limit]
+
+
 class _Protocol(H11Protocol):
     def __init__(self, *args: Any, classifier: Callable[[], PeerClassifier], **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -107,9 +146,9 @@ class _Protocol(H11Protocol):
         super().connection_made(transport)
         sslobj = transport.get_extra_info("ssl_object")
         address = self.client[0] if self.client else "unknown"
-        der = sslobj.getpeercert(binary_form=True) if sslobj is not None else None
         try:
-            peer = self._classifier().classify(der, address, datetime.now(UTC))
+            der, intermediates = peer_chain(sslobj) if sslobj is not None else (None, ())
+            peer = self._classifier().classify(der, address, datetime.now(UTC), intermediates)
         except Exception:  # a strange certificate must not break the connection
             log.exception("client certificate could not be classified", remote=address)
             peer = Peer(address)
