@@ -464,18 +464,44 @@ async def test_refresh_refused_for_inactive_or_deleted_user(
     prepared: Prepared, node: Node, change: str
 ) -> None:
     """REFERENCE-BEHAVIOUR "Tokens": an inactive or deleted user fails even with
-    unexpired tokens — refresh gets invalid_grant (RFC 6749 §5.2)."""
+    unexpired tokens — refresh gets invalid_grant (RFC 6749 §5.2); the user's
+    grants are revoked, so the live registration goes and a REGISTER gets 401."""
     await refresh_flow(node, True)
     user = await soft_user(node)
-    async with web(prepared, node) as client:
+    async with web(prepared, node) as client, sip(prepared, node) as phone:
         issued = await tokens_for(client, user)
+        access = issued["access_token"]
+        sid = (await introspect(client, access))["sid"]
+        ok = await register(phone, user.device, user.line, access, call_id="u", cseq=1)
+        assert ok.status == 200
         now = datetime.now(UTC)
         if change == "deactivated":
             await admin.set_user_active(node.store, user.user_id, False, now=now)
         else:
             await admin.delete_user(node.store, user.user_id, now=now)
         assert_oauth_error(await refresh(client, issued["refresh_token"]), "invalid_grant")
-        assert await introspect(client, issued["access_token"]) == {"active": False}
+        assert await introspect(client, access) == {"active": False}
+        await _revoked_on_node(node, sid)
+        assert all(b.sid != sid for b in node.registrar.table)
+        again = await register(phone, user.device, user.line, access, call_id="u", cseq=2)
+        assert again.status == 401
+
+
+async def test_refresh_refused_for_a_deleted_desk_phone(prepared: Prepared, node: Node) -> None:
+    """docs/oauth.md "Tokens": a deleted device gets invalid_grant on refresh (the
+    desk phone's own refresh works until then, RFC 6749 §6)."""
+    await refresh_flow(node, True)
+    name, _ = await desk_phone(node)
+    code = await activation_code(node, name)
+    async with web(prepared, node) as client:
+        issued = await activate(client, code, name[3:])
+        assert issued.status_code == 200, issued.text
+        renewed = await refresh(client, issued.json()["refresh_token"], client_id=DESK)
+        assert renewed.status_code == 200, renewed.text
+        assert (await introspect(client, renewed.json()["access_token"]))["sub"] == name
+        await admin.delete_device(node.store, name)
+        refused = await refresh(client, renewed.json()["refresh_token"], client_id=DESK)
+        assert_oauth_error(refused, "invalid_grant")
 
 
 async def test_refresh_expiry_change_revokes_every_refresh_token(

@@ -119,6 +119,25 @@ async def test_rfc7009_unknown_token_is_200(prepared: Prepared, node: Node) -> N
             assert response.status_code == 200, response.text
 
 
+@pytest.mark.parametrize("hint", ["refresh_token", "id_token", "no-such-type"])
+async def test_rfc7009_type_hint_does_not_stop_revocation(
+    prepared: Prepared, node: Node, hint: str
+) -> None:
+    """RFC 7009 §2.1: `token_type_hint` may be wrong or unknown to the server: it
+    searches every type it supports (the hint "MAY" be ignored); the access
+    token is revoked all the same. A request without a token is invalid_request."""
+    user = await soft_user(node)
+    async with web(prepared, node) as client:
+        access = (await tokens_for(client, user))["access_token"]
+        response = await client.post(
+            "/oauth/revoke", data={"token": access, "token_type_hint": hint, "client_id": CSF}
+        )
+        assert response.status_code == 200, response.text
+        assert await _revoked(client, access)
+        missing = await client.post("/oauth/revoke", data={"client_id": CSF})
+        assert_oauth_error(missing, "invalid_request")
+
+
 async def test_rfc7009_another_clients_token_is_not_revoked(prepared: Prepared, node: Node) -> None:
     """RFC 7009 §2.1: the server checks the token was issued to the client asking;
     if not, the request is refused (an RFC 6749 §5.2 error) and nothing is revoked."""

@@ -429,6 +429,14 @@ class _Revocation(RevocationEndpoint):  # type: ignore[misc]
 
     CLIENT_AUTH_METHODS: Final = ["none"]
 
+    def check_params(self, request: OAuthRequest, client: Client) -> None:
+        # §2.1: `token_type_hint` only helps the lookup and MAY be ignored; both
+        # kinds are looked up anyway. (Authlib refuses a hint it does not know
+        # with unsupported_token_type and HTTP 401, where RFC 6749 §5.2 says 400
+        # and §2.2.1 means the token's type, not the hint's.)
+        if not request.form.get("token"):
+            raise InvalidRequestError("Missing 'token' in request.")
+
     def authenticate_token(self, request: OAuthRequest, client: Client) -> Any:
         self.check_params(request, client)
         target = _exchange(request).revoke_target
