@@ -409,3 +409,33 @@ async def test_r12_edge_certificate_from_an_intermediate_ca_is_via_mra(
         assert relayed.status == 200  # the SIP MRA port accepts the same edge
     finally:
         await node.close()
+
+
+async def test_throttling_through_the_edge_reads_every_x_forwarded_for_line(
+    prepared: Prepared, node: Node
+) -> None:
+    """docs/oauth.md "Guessing" + RFC 9110 §5.3: a header sent on several lines is
+    one list, in order. A device that sends its own X-Forwarded-For line, before
+    the one the edge adds, still lands in the bucket of the address the edge
+    appended (the last entry of the last line)."""
+    phone = await add_phone(node.store, allow_mra=True)
+    limit = node.authz.throttle_settings.activation_per_source if node.authz else 5
+    form = {
+        "grant_type": ACTIVATION_GRANT,
+        "client_id": DESK_CLIENT,
+        "mac": phone.mac,
+        "model": phone.model,
+    }
+    async with web(prepared, node, prepared.edge_cert) as edge:
+        statuses = []
+        for i in range(limit + 1):
+            response = await edge.post(
+                "/oauth/token",
+                data={**form, "activation_code": wrong_code()},
+                headers=[
+                    ("X-Forwarded-For", f"10.66.0.{i}"),  # the device's own line
+                    ("X-Forwarded-For", "198.51.100.9"),  # the edge's line
+                ],
+            )
+            statuses.append(response.status_code)
+    assert statuses == [400] * limit + [429]

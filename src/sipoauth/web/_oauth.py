@@ -63,7 +63,9 @@ def peer_of(request: Request) -> Peer:
     Through an authenticated edge the device's own address is the last entry the
     edge appended to ``X-Forwarded-For``; a plain header is never trusted
     otherwise (it cannot mark a request as via MRA either: only the edge's
-    client certificate does).
+    client certificate does). The header may come on several lines — the
+    device's own, then the edge's — which are one list in order (RFC 9110
+    §5.3), so the last entry of the last line counts, not the first line.
     """
     state = request.scope.get("state") or {}
     peer = state.get("peer")
@@ -71,7 +73,7 @@ def peer_of(request: Request) -> Peer:
         host = request.client.host if request.client else "unknown"
         return Peer(host)
     if peer.via_edge is not None:
-        forwarded = request.headers.get("x-forwarded-for", "")
+        forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
         last = forwarded.rsplit(",", 1)[-1].strip()
         if last:
             return dataclasses.replace(peer, address=last)
