@@ -31,12 +31,14 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's 404/405…: JSON, with the exception's headers (``Allow`` on a
+    405, RFC 9110 §15.5.6) and never cached."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = exc.detail if isinstance(exc, HTTPException) else "error"
-    return JSONResponse(
-        {"error": "not_found" if status == 404 else "invalid_request", "error_description": detail},
-        status,
-    )
+    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
+    headers["Cache-Control"] = "no-store"
+    error = {404: "not_found", 405: "method_not_allowed"}.get(status, "invalid_request")
+    return JSONResponse({"error": error, "error_description": detail}, status, headers=headers)
 
 
 def build_web_app(
