@@ -133,6 +133,21 @@ async def test_implicit_mic_gets_a_phone_token_without_refresh_that_registers(
     assert reply.status == 200
 
 
+async def test_client_credentials_without_a_client_certificate_is_invalid_client(
+    prepared: Prepared, manufacturer: Issuer, node: Node
+) -> None:
+    """RFC 8705 §2.1: without a certificate the desk-phone client is not
+    authenticated: invalid_client, 400 (docs/oauth.md "Errors and logs": 401 only
+    where HTTP authentication was expected; RFC 6749 §5.2 requires 401 only for a
+    client that tried the Authorization header)."""
+    async with web(prepared, node) as client:
+        response = await client.post("/oauth/token", data=CLIENT_CREDENTIALS)
+    body = response.json()
+    assert "access_token" not in body
+    assert (response.status_code, body["error"]) == (400, "invalid_client")
+    assert "www-authenticate" not in response.headers
+
+
 async def test_mic_naming_no_device_of_the_cluster_is_invalid_grant(
     prepared: Prepared, manufacturer: Issuer, node: Node
 ) -> None:
@@ -235,3 +250,29 @@ async def test_mic_issued_by_an_intermediate_ca_gets_a_token(
         assert claims_of(node, response.json()["access_token"]).subject == phone.name
     finally:
         await node.close()
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        pytest.param(("{a}", ("{b}",)), id="two-phones"),
+        pytest.param(("CP-8851-{a}5", ()), id="thirteen-hex-digits"),
+        pytest.param(("CP-8851-X{a}", ()), id="glued-prefix"),
+    ],
+)
+async def test_mic_must_name_exactly_one_phone(
+    prepared: Prepared, manufacturer: Issuer, node: Node, names: tuple[str, tuple[str, ...]]
+) -> None:
+    """docs/oauth.md "Manufacturer certificates" (a ``SEP`` + 12 hex name): a
+    certificate naming two phones, or a longer hex run that merely contains a phone's
+    name, authenticates no phone (which one would it be?)."""
+    a, b = await add_phone(node.store), await add_phone(node.store)
+    common_name, dns = names
+    cert = manufacturer.issue(
+        common_name.format(a=a.name, b=b.name), tuple(n.format(a=a.name, b=b.name) for n in dns)
+    )
+    async with web(prepared, node, cert) as client:
+        response = await client.post("/oauth/token", data=CLIENT_CREDENTIALS)
+    body = response.json()
+    assert "access_token" not in body, body
+    assert body["error"] == "invalid_client"

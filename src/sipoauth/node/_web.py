@@ -43,7 +43,9 @@ __all__ = ["PeerClassifier", "WebListener", "peer_chain", "web_ssl_context"]
 
 log = structlog.get_logger("sipoauth.web")
 
-_PHONE_NAME: Final = re.compile(r"SEP[0-9A-F]{12}")
+# A phone's name inside a certificate name ("CP-8851-SEP001122334455"): exactly
+# 12 hex digits after SEP, not glued to other letters or digits on either side.
+_PHONE_NAME: Final = re.compile(r"(?<![0-9A-Z])SEP[0-9A-F]{12}(?![0-9A-Z])")
 MAX_INTERMEDIATES: Final = 8
 """Certificates after the client's own that the classifier looks at (a real
 chain has one or two; this bounds the path-building work per connection)."""
@@ -91,10 +93,9 @@ class PeerClassifier:
         if self.callmanager_trust:
             with contextlib.suppress(ChainVerificationError):
                 verify_chain(der, intermediates, self.callmanager_trust, now)
-                for name in sorted(names):
-                    found = _PHONE_NAME.search(name.upper())
-                    if found:
-                        return Peer(address, mic_device=found.group(0))
+                phones = {m.group(0) for n in names for m in _PHONE_NAME.finditer(n.upper())}
+                if len(phones) == 1:  # a certificate naming two phones is neither
+                    return Peer(address, mic_device=phones.pop())
         return Peer(address)
 
 
