@@ -20,12 +20,13 @@ def register(
     sent_by: str = "192.0.2.1:5061",
     method: str = "REGISTER",
     cseq: int = 1,
+    call_id: str = "c",
 ) -> Request:
     data = (
         f"{method} sip:example.com SIP/2.0\r\n"
         f"Via: SIP/2.0/TLS {sent_by};branch={branch}\r\n"
         "From: <sip:a@example.com>;tag=f\r\nTo: <sip:a@example.com>\r\n"
-        f"Call-ID: c\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        f"Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
     ).encode()
     m = parse_message(data)
     assert isinstance(m, Request)
@@ -56,6 +57,20 @@ def test_key_parts_with_magic_cookie() -> None:
     assert key(register(sent_by="192.0.2.1:5061", cseq=2)) == base  # CSeq not part of it
     assert key(register(method="OPTIONS")) != base
     assert key(register(method="ACK")) == key(register(method="INVITE"))
+
+
+def test_same_branch_other_call_id_is_not_a_retransmission() -> None:
+    """RFC 3261 §8.1.1.7 makes branches unique per UA; a reused (or guessed)
+    branch with another Call-ID is a new request, never answered with the
+    cached response of someone else's REGISTER."""
+    table = ServerTransactions()
+    first = register()
+    key = table.key(first)
+    table.start(key, 0.0)
+    table.complete(key, build_response(first, 200, to_tag="t"), 0.1)
+    other = register(call_id="another-device")
+    assert table.key(other) != key
+    assert table.lookup(table.key(other), 1.0) is None
 
 
 def test_rfc2543_fallback() -> None:

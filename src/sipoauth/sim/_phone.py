@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import secrets
 import ssl
 import uuid
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ class SipTlsClient:
         self._writer = writer
         self._framer = StreamFramer()
         self._branches = itertools.count(1)
+        # RFC 3261 §8.1.1.7: unique across connections and runs, not just here.
+        self._branch_prefix = f"z9hG4bK-sim-{secrets.token_hex(6)}-"
         self.pongs = 0
 
     @classmethod
@@ -80,7 +83,7 @@ class SipTlsClient:
         return await self.receive(timeout)
 
     def next_branch(self) -> str:
-        return f"z9hG4bK-sim-{next(self._branches)}"
+        return f"{self._branch_prefix}{next(self._branches)}"
 
     async def close(self) -> None:
         self._writer.close()

@@ -21,7 +21,10 @@ and calls ``expire(now)`` when ``next_timer()`` says so. ``now`` is passed in
 Keys (§17.2.3). When the top Via's branch starts with the magic cookie
 ``z9hG4bK`` (and has something after it), the key is (branch, sent-by,
 method), with ACK mapped to INVITE; sent-by as its two parts (host, port),
-the same comparison without building a string per request. Otherwise the
+the same comparison without building a string per request. The Call-ID is
+added to it: a retransmission always repeats it, and without it a client
+reusing a branch (a bug, or a guess within the linger time) would be sent
+the cached response of another device's REGISTER, contacts and all. Otherwise the
 request comes from an RFC 2543 element and the key is built from the
 Request-URI, To tag, From tag, Call-ID, CSeq number and method, and the raw
 top Via (RFC 4475 §3.2.1 badbranch takes this path).
@@ -104,7 +107,8 @@ class ServerTransactions:
         branch = via.params.get("branch")
         if branch is not None and len(branch) > 7 and branch.startswith(_MAGIC_COOKIE):
             method = request.method
-            return (branch, via.host, via.port, _METHOD_OF_ACK if method == "ACK" else method)
+            method = _METHOD_OF_ACK if method == "ACK" else method
+            return (branch, via.host, via.port, method, request.call_id)
         # RFC 2543 style: Request-URI, To tag, From tag, Call-ID, CSeq, top Via.
         cseq = request.cseq
         top_via_raw = split_list(request.headers["via"][0])[0]
