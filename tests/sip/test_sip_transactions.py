@@ -26,7 +26,8 @@ def register(
         f"{method} sip:example.com SIP/2.0\r\n"
         f"Via: SIP/2.0/TLS {sent_by};branch={branch}\r\n"
         "From: <sip:a@example.com>;tag=f\r\nTo: <sip:a@example.com>\r\n"
-        f"Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        f"Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n"
+        "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
     ).encode()
     m = parse_message(data)
     assert isinstance(m, Request)
