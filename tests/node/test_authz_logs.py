@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from dataclasses import dataclass, field
 
 import httpx
@@ -305,3 +306,20 @@ def test_secrets_helper_finds_pieces() -> None:
     assert found.leaks("token=...klmnopqrstuvwxyz012...") == ["refresh token"]
     assert found.leaks("code 1234-5678-9012-3456") == ["activation code"]
     assert found.leaks("nothing here") == []
+
+
+async def test_no_secret_in_standard_library_debug_records(
+    prepared: Prepared, node: Node, caplog: pytest.LogCaptureFixture
+) -> None:
+    """STYLE.md rule 10 whatever the operator's logging level: with the standard
+    library's loggers at DEBUG, the authorization server's own libraries (Authlib's
+    grants) must not write the tokens they issue."""
+    caplog.set_level(logging.DEBUG)
+    secrets, _ = await _run_flows(prepared, node)
+    leaked = [
+        f"{record.name}: {secrets.redact(record.getMessage())[:200]}"
+        for record in caplog.records
+        if record.name.startswith(("sipoauth", "authlib", "uvicorn", "starlette"))
+        and secrets.leaks(record.getMessage())
+    ]
+    assert not leaked, leaked

@@ -133,6 +133,20 @@ async def test_implicit_mic_gets_a_phone_token_without_refresh_that_registers(
     assert reply.status == 200
 
 
+async def test_explicit_refuses_mic_tokens_with_unauthorized_client(
+    prepared: Prepared, manufacturer: Issuer, node: Node
+) -> None:
+    """docs/oauth.md "Manufacturer certificates": while "OAuth Access Token for
+    Devices" is Explicit, client_credentials answers unauthorized_client."""
+    phone = await add_phone(node.store)
+    cert = manufacturer.issue(_mic_name(phone.name))
+    async with parameter(node, TOKEN_FOR_DEVICES, "explicit"), web(prepared, node, cert) as client:
+        response = await client.post("/oauth/token", data=CLIENT_CREDENTIALS)
+    body = response.json()
+    assert "access_token" not in body
+    assert (response.status_code, body["error"]) == (400, "unauthorized_client")
+
+
 async def test_client_credentials_without_a_client_certificate_is_invalid_client(
     prepared: Prepared, manufacturer: Issuer, node: Node
 ) -> None:

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sipoauth import admin
 from sipoauth.node import Node
 from sipoauth.sim import PhoneIdentity
+from sipoauth.store import User as StoredUser
 
 from ._authz_edge import (
     Phone,
@@ -33,6 +35,7 @@ from ._authz_edge import (
     new_code,
     register,
     sign_in,
+    unique_dn,
     until_known,
     web,
 )
@@ -147,3 +150,40 @@ async def test_user_id_shaped_like_a_phone_name_is_refused(node: Node) -> None:
         with pytest.raises(admin.InvalidValue, match="desk phone"):
             await admin.add_user(node.store, user_id, password="long enough")
         assert await node.store.users.get(user_id) is None
+
+
+async def test_phone_named_user_from_elsewhere_does_not_register_that_phone(
+    prepared: Prepared, node: Node
+) -> None:
+    """docs/oauth.md "Tokens" (defence in depth at the registrar): a soft client's
+    token registers only soft clients its user owns — even for a user named like a
+    desk phone that reached the store by another way than ``admin.add_user`` (an
+    older release, a directory import); and that phone's own token does not
+    register the user's soft client."""
+    phone = await add_phone(node.store)
+    password = "pw-" + phone.mac.lower()
+    await node.store.users.add(
+        StoredUser(user_id=phone.name, password_hash=PasswordHasher().hash(password))
+    )
+    soft = f"CSF{phone.mac[:8]}"
+    await admin.add_device(
+        node.store,
+        name=soft,
+        model="CSF",
+        lines=[unique_dn()],
+        profile=admin.OAUTH_PROFILE,
+        owner=phone.name,
+    )
+    record = await node.store.devices.get(soft)
+    assert record is not None
+    user = User(phone.name, password, soft, record.lines[0].dn)
+    async with web(prepared, node) as client:
+        soft_token = await _signed_in(client, user)
+        desk_token = await _activated(client, node, phone)
+    await until_known(node, phone.name, user.soft_client)
+    as_phone = await register(prepared, node, phone.ident(), soft_token)
+    as_soft = await register(prepared, node, user.ident(), desk_token)
+    assert (await register(prepared, node, user.ident(), soft_token)).status == 200
+    assert (await register(prepared, node, phone.ident(), desk_token)).status == 200
+    assert as_phone.status == 403
+    assert as_soft.status == 403

@@ -118,3 +118,14 @@ def test_throttle_per_user_for_sign_in() -> None:
     t.failed("signin", "192.0.2.2", "jdoe")
     assert t.wait("signin", "192.0.2.3", "jdoe") is not None
     assert t.wait("signin", "192.0.2.3", "asmith") is None
+
+
+def test_registrar_knows_the_client_ids() -> None:
+    """The registrar's copy of the client ids (it does not import the
+    authorization server) is the registry's."""
+    from sipoauth.registrar._directory import DESK_PHONE_CLIENT as REG_DESK
+    from sipoauth.registrar._directory import USER_CLIENTS
+
+    assert REG_DESK == DESK_PHONE_CLIENT
+    registry = ClientRegistry.from_parameter("https://a.example/cb")
+    assert {c.client_id for c in registry.all() if c.kind != "desk"} == USER_CLIENTS

@@ -14,6 +14,13 @@ import structlog
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 
+# Libraries that write secrets at DEBUG: aiosqlite and SQLAlchemy's engine log
+# statement parameters (key material, hashes), Authlib the tokens it issues
+# (also clamped where the authorization server is built). Their records stop at
+# WARNING whatever the root logger's level (STYLE.md rule 10).
+for _name in ("aiosqlite", "sqlalchemy.engine", "authlib"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
 
 def configure_logging(level: LogLevel = "info", *, json: bool = False) -> None:
     """Send structlog output to stderr at `level`, as JSON lines or readable text."""

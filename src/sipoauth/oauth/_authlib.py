@@ -21,6 +21,7 @@ So this module does no I/O at all and reads no clock (``Exchange.now``).
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,6 +67,10 @@ __all__ = [
     "TokenPolicy",
     "build_server",
 ]
+
+# Authlib logs every token it issues at DEBUG ("Issue token {…}"): whatever the
+# operator's logging configuration, its records stop at WARNING (STYLE.md rule 10).
+logging.getLogger("authlib").setLevel(logging.WARNING)
 
 CODE_LIFETIME: Final = 60
 """Seconds an authorization code lives (RFC 6749 §4.1.2: short, 10 min at most)."""
@@ -558,8 +563,9 @@ def build_server(clients: ClientRegistry, policy: TokenPolicy) -> _Server:
     server.register_grant(_CodeGrant, [_S256Only(required=True)])
     server.register_grant(_RefreshGrant)
     server.register_grant(_ActivationGrant)
-    if policy.implicit_devices:
-        server.register_grant(_MicGrant)
+    # Registered in both modes so that, while Explicit, the fetch step's
+    # refusal (unauthorized_client, saying why) is what the phone gets.
+    server.register_grant(_MicGrant)
     server.register_client_auth_method("tls_client_auth", _tls_client_auth)
     server.register_endpoint(_Revocation)
     server.register_extension(_Iss(policy.issuer))

@@ -30,6 +30,16 @@ class DeviceInfo:
         its owner; a desk phone's tokens name the phone itself."""
         return self.name[:3].upper() in _SOFT_PREFIXES
 
+    def accepts_client(self, client_id: str) -> bool:
+        """Whether a token obtained by ``client_id`` may register this device: a
+        desk phone never takes a token a user got by signing in (a soft-client or
+        third-party client), a soft client never the desk-phone client's. Checked
+        beside :attr:`token_subject`, so a user named like a phone (however that
+        user reached the directory) still cannot register the phone."""
+        if self.is_soft_client:
+            return client_id != DESK_PHONE_CLIENT
+        return client_id not in USER_CLIENTS
+
     @property
     def token_subject(self) -> str | None:
         """The ``sub`` a token must carry to register this device: the owner of
@@ -39,6 +49,12 @@ class DeviceInfo:
 
 
 _SOFT_PREFIXES = frozenset({"CSF", "BOT", "TCT", "TAB"})
+DESK_PHONE_CLIENT = "sipoauth-desk-phone"
+"""The desk phones' OAuth client (``sipoauth.oauth`` registers it)."""
+USER_CLIENTS = frozenset(
+    {"sipoauth-csf", "sipoauth-bot", "sipoauth-tct", "sipoauth-tab", "sipoauth-third-party"}
+)
+"""The clients users sign in with (``sipoauth.oauth`` registers them)."""
 
 
 class Directory(Protocol):

@@ -274,7 +274,11 @@ class Registrar:
             raise self._prerequisite("device unknown")
         if not device.oauth:
             raise self._prerequisite(f"device {device.name} has no OAuth security profile")
-        if device.token_subject is None or claims.subject != device.token_subject:
+        if (
+            device.token_subject is None
+            or claims.subject != device.token_subject
+            or not device.accepts_client(claims.client_id)
+        ):
             raise _Refusal(403, "Forbidden", (), f"token is not valid for device {device.name}")
 
         # Step 5: address-of-record from To (400 for a To that is not a SIP URI).
