@@ -1,14 +1,44 @@
-"""Edge (Expressway-C) entries (R6): who may connect to the SIP MRA port."""
+"""Edge (Expressway-C) entries (R6): who may connect to the SIP MRA port.
+
+An entry is an address (IP, host name or FQDN), a description, the X.509
+subject names / SANs accepted from the edge's certificate, and the edge's
+domain when it differs from ours. The operator adds and edits entries; an
+edge, authenticated by mutual TLS, may also push its own certificate's names
+(``record_edge_certificate``): those names are read from the certificate it
+presented, never taken from what it says. Every change is audited (object
+type ``edge``) and announced on the ``config`` channel.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import re
 from collections.abc import Sequence
+from typing import Final
 
-from sipoauth.store import Edge, Store
+from sipoauth.pki import PkiError, peer_names
+from sipoauth.store import AlreadyExists, Edge, EdgeRecord, JsonValue, Store
+from sipoauth.store import NotFound as StoreNotFound
 
+from ._audit import Actor, acting_as, audit
 from ._errors import Conflict, InvalidValue, NotFound
+
+__all__ = [
+    "EDGE_DESCRIPTION_MAX_LENGTH",
+    "EDGE_NAMES_MAX",
+    "add_edge",
+    "delete_edge",
+    "find_edges",
+    "record_edge_certificate",
+    "update_edge",
+]
+
+EDGE_DESCRIPTION_MAX_LENGTH: Final = 512
+"""Characters of an edge entry's description at most."""
+EDGE_NAMES_MAX: Final = 100
+"""X.509 subject names / SANs of one entry at most."""
+_OBJECT: Final = "edge"
+_CHANNEL: Final = "config"
 
 _HOST = re.compile(
     r"(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
@@ -27,7 +57,17 @@ def _check_address(address: str) -> str:
     return address.lower().rstrip(".")
 
 
+def _check_description(description: str) -> str:
+    if len(description) > EDGE_DESCRIPTION_MAX_LENGTH:
+        raise InvalidValue(f"description: at most {EDGE_DESCRIPTION_MAX_LENGTH} characters")
+    if re.search(r"[\x00-\x08\x0a-\x1f\x7f]", description):
+        raise InvalidValue("description: one line, no control characters")
+    return description
+
+
 def _check_names(names: Sequence[str]) -> tuple[str, ...]:
+    if len(names) > EDGE_NAMES_MAX:
+        raise InvalidValue(f"X.509 subject names / SANs: at most {EDGE_NAMES_MAX} per edge")
     out = []
     for name in names:
         name = name.strip()
@@ -44,6 +84,14 @@ def _check_names(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def _detail(edge: Edge) -> dict[str, JsonValue]:
+    return {
+        "description": edge.description,
+        "x509_names": list(edge.x509_names),
+        "domain": edge.domain,
+    }
+
+
 async def add_edge(
     store: Store,
     *,
@@ -51,23 +99,135 @@ async def add_edge(
     x509_names: Sequence[str] = (),
     description: str = "",
     domain: str | None = None,
-) -> None:
+) -> EdgeRecord:
     """Add an edge entry; its certificate must name `address` or one of `x509_names`."""
     address = _check_address(address)
     names = _check_names(x509_names)
+    description = _check_description(description)
     if domain is not None:
         domain = _check_address(domain)
     if await store.edges.find(address) is not None:
         raise Conflict(f"edge {address} exists already")
-    await store.edges.add(
-        Edge(address=address, description=description, x509_names=names, domain=domain)
+    edge = Edge(address=address, description=description, x509_names=names, domain=domain)
+    try:
+        record = await store.edges.add(edge)
+    except AlreadyExists:  # added by someone else in between
+        raise Conflict(f"edge {address} exists already") from None
+    await audit(store, "add", _OBJECT, address, _detail(edge))
+    await store.notify(_CHANNEL, f"edge {address}")
+    return record
+
+
+async def _get(store: Store, address: str) -> EdgeRecord:
+    record = await store.edges.find(_normal_address(address))
+    if record is None:
+        raise NotFound(f"edge {address} does not exist")
+    return record
+
+
+def _normal_address(address: str) -> str:
+    try:
+        return _check_address(address)
+    except InvalidValue:
+        return address.lower()
+
+
+async def _replace(store: Store, record: EdgeRecord, edge: Edge) -> EdgeRecord:
+    """Write ``edge`` over ``record``, audit the difference, announce it."""
+    try:
+        updated = await store.edges.update(record.id, edge)
+    except StoreNotFound:  # deleted in between
+        raise NotFound(f"edge {record.address} does not exist") from None
+    old, new = _detail(record), _detail(updated)
+    detail: dict[str, JsonValue] = {
+        key: {"old": old[key], "new": new[key]} for key in new if old[key] != new[key]
+    }
+    await audit(store, "update", _OBJECT, record.address, detail)
+    await store.notify(_CHANNEL, f"edge {record.address}")
+    return updated
+
+
+async def update_edge(
+    store: Store,
+    address: str,
+    *,
+    description: str | None = None,
+    x509_names: Sequence[str] | None = None,
+    domain: str | None = None,
+) -> EdgeRecord:
+    """Change an edge entry; None leaves a field as it is, ``domain=""``
+    removes the domain. ``x509_names`` replaces the whole list."""
+    record = await _get(store, address)
+    edge = Edge(
+        address=record.address,
+        description=record.description if description is None else _check_description(description),
+        x509_names=record.x509_names if x509_names is None else _check_names(x509_names),
+        domain=record.domain if domain is None else (_check_address(domain) if domain else None),
     )
-    await store.notify("config", f"edge {address}")
+    if edge == Edge(
+        address=record.address,
+        description=record.description,
+        x509_names=record.x509_names,
+        domain=record.domain,
+    ):
+        return record
+    return await _replace(store, record, edge)
+
+
+async def find_edges(store: Store, contains: str | None = None) -> list[EdgeRecord]:
+    """Edge entries by address; with ``contains``, those whose address,
+    description, domain or one of whose names contains it (any case)."""
+    edges = await store.edges.list()
+    if not contains:
+        return edges
+    wanted = contains.lower()
+    return [
+        edge
+        for edge in edges
+        if any(
+            wanted in text.lower()
+            for text in (edge.address, edge.description, edge.domain or "", *edge.x509_names)
+        )
+    ]
+
+
+async def record_edge_certificate(
+    store: Store, *, address: str, cert_der: bytes, description: str = ""
+) -> EdgeRecord:
+    """An edge pushes its certificate's names (the reference behaviour).
+
+    Called by the REST endpoint an edge reaches over mutual TLS, with the
+    client certificate it presented (``cert_der``) — the names come from that
+    certificate (subject CN, SAN DNS names and IP addresses;
+    ``pki.peer_names``), never from the request body. Creates the entry for
+    ``address`` or replaces the names of the existing one (its description
+    too when one is given; its domain stays). Names that are not host names
+    (a CN of free text) are left out. Audited as the edge (interface
+    ``edge``), whoever the caller acts as.
+    """
+    address = _check_address(address)
+    try:
+        found = sorted(peer_names(cert_der))
+    except PkiError:
+        raise InvalidValue("the edge's certificate could not be read") from None
+    names: list[str] = []
+    for name in found:
+        try:
+            names.extend(_check_names([name]))
+        except InvalidValue:
+            continue
+    if not names:
+        raise InvalidValue("the edge's certificate names no host (subject CN or SAN)")
+    with acting_as(Actor(address, "edge")):
+        record = await store.edges.find(address)
+        if record is None:
+            return await add_edge(store, address=address, x509_names=names, description=description)
+        return await update_edge(store, address, x509_names=names, description=description or None)
 
 
 async def delete_edge(store: Store, address: str) -> None:
-    record = await store.edges.find(address.lower())
-    if record is None:
-        raise NotFound(f"edge {address} does not exist")
+    """Delete an edge entry."""
+    record = await _get(store, address)
     await store.edges.delete(record.id)
-    await store.notify("config", f"edge {address}")
+    await audit(store, "delete", _OBJECT, record.address)
+    await store.notify(_CHANNEL, f"edge {record.address}")

@@ -13,6 +13,7 @@ from sipoauth.node import DEFAULT_DATA_DIR, default_hostname
 from ._admin import devices_app, edges_app, registrations_app, utils_app
 from ._context import make_context
 from ._keys import parameters_app, set_app, show_app
+from ._profiles import profiles_app
 from ._serve import init_command, serve_command
 from ._shell import shell_command
 from ._users import activation_codes_app, users_app
@@ -68,6 +69,7 @@ app.command("cli")(shell_command)
 app.add_typer(utils_app, name="utils")
 app.add_typer(devices_app, name="devices")
 app.add_typer(edges_app, name="edges")
+app.add_typer(profiles_app, name="profiles")
 app.add_typer(registrations_app, name="registrations")
 app.add_typer(users_app, name="users")
 app.add_typer(activation_codes_app, name="activation-codes")

@@ -2,8 +2,8 @@
 
 Thin adapters over `sipoauth.admin`. Passwords are never taken on the command
 line (they would show in `ps` and shell history): `--password-file` or
-`--password-stdin`. An activation code is printed once, by `generate`, and
-nowhere else.
+`--password-stdin`. An activation code is printed once, when it is made: by
+`generate`, or by `export` (which makes new codes for the phones it lists).
 """
 
 from __future__ import annotations
@@ -99,6 +99,40 @@ def users_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     emit_table(_admin_call(ctx, action), columns, as_json)
 
 
+@users_app.command("show")
+def users_show(ctx: typer.Context, user_id: str, as_json: JsonOpt = False) -> None:
+    """Show an end user with the devices they own."""
+    detail = _admin_call(ctx, lambda store: admin.get_user_detail(store, user_id))
+    user = detail.user
+    data = {
+        "user_id": user.user_id,
+        "display_name": user.display_name,
+        "active": user.active,
+        "password": user.password_hash is not None,
+        "created_at": user.created_at.isoformat(),
+        "updated_at": user.updated_at.isoformat(),
+        "devices": [
+            {
+                "name": d.name,
+                "model": d.model,
+                "type": d.device_type,
+                "lines": [line.dn for line in d.lines],
+                "profile": d.profile_name,
+            }
+            for d in detail.devices
+        ],
+    }
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    typer.echo(f"User id:      {user.user_id}")
+    typer.echo(f"Display name: {user.display_name or '-'}")
+    typer.echo(f"Active:       {'yes' if user.active else 'no'}")
+    typer.echo(f"Password set: {'yes' if user.password_hash is not None else 'no'}")
+    typer.echo("Devices:")
+    emit_table(data["devices"], ["name", "model", "type", "lines", "profile"], False)
+
+
 @users_app.command("set-password")
 def users_set_password(
     ctx: typer.Context,
@@ -189,3 +223,31 @@ def activation_codes_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
     columns = ["device", "model", "owner", "created_at", "expires_at", "expired"]
     emit_table(_admin_call(ctx, action), columns, as_json)
+
+
+@activation_codes_app.command("export")
+def activation_codes_export(
+    ctx: typer.Context,
+    device: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--device",
+            help="A desk phone; repeat for more. Default: every desk phone with "
+            "Requires Activation Code for Onboarding.",
+        ),
+    ] = None,
+) -> None:
+    """Export Activation Codes as CSV (device,model,owner,activation_code,expires_at).
+
+    Codes are stored hashed and cannot be read back: this generates new codes,
+    which REPLACES THE PHONES' PREVIOUS CODES. Redirect the output to a file
+    (`> codes.csv`) and hand it over safely.
+    """
+    text = _admin_call(
+        ctx,
+        lambda store: admin.export_activation_codes_csv(
+            store, device or None, now=datetime.now(UTC)
+        ),
+    )
+    sys.stdout.write(text)
+    sys.stdout.flush()

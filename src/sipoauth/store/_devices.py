@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import _models as m
@@ -125,6 +126,62 @@ class DevicesRepository(Repository):
             query = query.where(m.Device.owner_user_id == owner_user_id)
         async with self._read() as session:
             return [_record(row) for row in await session.scalars(query)]
+
+    async def find(
+        self,
+        *,
+        name_contains: str | None = None,
+        model: str | None = None,
+        owner_user_id: str | None = None,
+        profile_name: str | None = None,
+        device_type: DeviceType | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[builtins.list[DeviceRecord], int]:
+        """One page (``limit`` rows after ``offset``) of the devices matching
+        every filter given, by name, and how many match in all.
+
+        ``name_contains`` is a substring, ``model`` the whole model, both
+        ignoring case; ``%`` and ``_`` are plain characters. Two statements
+        (count, page) and one for the page's lines, in one read transaction.
+        """
+        where: builtins.list[ColumnElement[bool]] = []
+        if name_contains is not None:
+            where.append(m.Device.name.icontains(name_contains, autoescape=True))
+        if model is not None:
+            where.append(func.lower(m.Device.model) == model.lower())
+        if owner_user_id is not None:
+            where.append(m.Device.owner_user_id == owner_user_id)
+        if profile_name is not None:
+            where.append(m.Device.profile_name == profile_name)
+        if device_type is not None:
+            where.append(m.Device.device_type == device_type)
+        count = select(func.count()).select_from(m.Device).where(*where)
+        page = select(m.Device).where(*where).order_by(m.Device.name).limit(limit).offset(offset)
+        async with self._read() as session:
+            total = int(await session.scalar(count) or 0)
+            rows = [_record(row) for row in await session.scalars(page)]
+        return rows, total
+
+    async def apply_config(self, name: str) -> int:
+        """Reset / Apply Config: bump the device's ``config_version`` and clear
+        ``reset_required``, in one statement; the new version. NotFound when
+        there is no such device."""
+        stmt = (
+            update(m.Device)
+            .where(m.Device.name == name)
+            .values(
+                config_version=m.Device.config_version + 1,
+                reset_required=False,
+                updated_at=self._now(),
+            )
+            .returning(m.Device.config_version)
+        )
+        async with self._write() as session:
+            version = (await session.execute(stmt)).scalar_one_or_none()
+        if version is None:
+            raise NotFound(f"no device {name!r}")
+        return int(version)
 
     async def update(self, device: Device, lines: Iterable[Line] | None = None) -> DeviceRecord:
         """Replace the fields of the device of that name and, when ``lines`` is

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from . import _models as m
 from ._base import Repository
@@ -84,21 +84,53 @@ class ProfilesRepository(Repository):
         async with self._read() as session:
             return [_record(row) for row in await session.scalars(query)]
 
-    async def update(self, profile: SecurityProfile) -> SecurityProfileRecord:
-        """Replace every field of the profile of that name (NotFound if none)."""
-        values = {name: getattr(profile, name) for name in _FIELDS if name != "name"}
+    async def update(
+        self,
+        profile: SecurityProfile,
+        *,
+        current_name: str | None = None,
+        reset_devices: bool = False,
+    ) -> SecurityProfileRecord:
+        """Replace every field of the profile named ``current_name`` (default:
+        ``profile.name``), renaming it to ``profile.name`` when they differ —
+        its devices follow (ON UPDATE CASCADE). With ``reset_devices``, every
+        device using it is marked ``reset_required`` in the same transaction.
+
+        NotFound when there is no such profile; AlreadyExists when renaming
+        onto a taken name.
+        """
+        old = profile.name if current_name is None else current_name
+        values = {name: getattr(profile, name) for name in _FIELDS}
         stmt = (
             update(m.SecurityProfile)
-            .where(m.SecurityProfile.name == profile.name)
+            .where(m.SecurityProfile.name == old)
             .values(**values, updated_at=self._now())
             .returning(m.SecurityProfile.name)
         )
         async with self._write() as session:
             if (await session.execute(stmt)).first() is None:
-                raise NotFound(f"no security profile {profile.name!r}")
-            row = await session.get(m.SecurityProfile, profile.name)
+                raise NotFound(f"no security profile {old!r}")
+            if reset_devices:
+                await session.execute(
+                    update(m.Device)
+                    .where(m.Device.profile_name == profile.name)
+                    .values(reset_required=True)
+                )
+            row = await session.get(m.SecurityProfile, profile.name, populate_existing=True)
             assert row is not None
             return _record(row)
+
+    async def usage(self, name: str) -> int:
+        """How many devices use the profile."""
+        query = select(func.count()).select_from(m.Device).where(m.Device.profile_name == name)
+        async with self._read() as session:
+            return int(await session.scalar(query) or 0)
+
+    async def usage_counts(self) -> dict[str, int]:
+        """Devices per profile name (profiles no device uses are left out)."""
+        query = select(m.Device.profile_name, func.count()).group_by(m.Device.profile_name)
+        async with self._read() as session:
+            return {name: int(count) for name, count in await session.execute(query)}
 
     async def delete(self, name: str) -> bool:
         """Remove a profile; False when there was none.
