@@ -91,6 +91,9 @@ async def prepare(data_dir: Path, devices: int, port: int, mra_port: int, web_po
                 web_port=web_port,
             )
         )
+        await admin.register_license(
+            store, virtual_account="bench", allow_export_controlled=True, node_name="bench"
+        )
         await admin.set_sip_oauth_mode(store, node_name="bench", enabled=True)
         for i in range(devices):
             await admin.add_device(

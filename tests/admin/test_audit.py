@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+import trustme
 
 from sipoauth import admin
 from sipoauth.admin import Actor, acting_as, current_actor
-from sipoauth.store import Store
+from sipoauth.pki import NodePki
+from sipoauth.store import AuditRecord, Node, Store
 
 
 def test_actor_defaults_to_system_and_nests() -> None:
@@ -68,3 +74,82 @@ async def test_audit_refuses_secrets(store: Store, detail: dict[str, object]) ->
 async def test_audit_allows_named_safe_fields(store: Store) -> None:
     await admin.audit(store, "regenerate", "key", "signing", {"kid": "k1", "key_hash": "ab"})
     assert len(await admin.list_audit(store)) == 1
+
+
+# -- every change function of this module set writes one row, as the actor -------------
+
+ACTOR = Actor("alice", "api")
+SECRET_WORDS = ("-----BEGIN", "PRIVATE KEY", "password")
+
+
+async def _rows_of(store: Store, change: Callable[[], Awaitable[object]]) -> list[AuditRecord]:
+    before = {r.id for r in await admin.list_audit(store, limit=10_000)}
+    with acting_as(ACTOR):
+        await change()
+    return [r for r in await admin.list_audit(store, limit=10_000) if r.id not in before]
+
+
+async def test_each_change_writes_one_row_as_the_actor(store: Store, tmp_path: Path) -> None:
+    await store.nodes.upsert(Node(name="pub", host="localhost"))
+    for kind in ("signing", "encryption"):
+        await store.keys.add(admin.new_authz_key(kind))  # type: ignore[arg-type]
+    pki_dir = tmp_path / "pki"
+    NodePki.load_or_create(pki_dir, hostname="localhost", now=datetime.now(UTC))
+    ca = trustme.CA()
+    changes = [
+        lambda: admin.set_parameter(store, "SIP Realm Station", "example"),
+        lambda: admin.reset_parameter(store, "SIP Realm Station"),
+        lambda: admin.set_challenge_style(store, "proxy"),
+        lambda: admin.regenerate_authz_key(store, "signing", node_name="pub"),
+        lambda: admin.add_server(store, "sub", "sub.example.com"),
+        lambda: admin.set_server_ports(store, "sub", oauth_port=6090),
+        lambda: admin.delete_server(store, "sub", node_name="pub"),
+        lambda: admin.register_license(
+            store, virtual_account="Voice", allow_export_controlled=False, node_name="pub"
+        ),
+        lambda: admin.set_export_controlled(store, True, node_name="pub"),
+        lambda: admin.set_sip_oauth_mode(store, node_name="pub", enabled=True),
+        lambda: admin.set_sip_oauth_mode(store, node_name="pub", enabled=False),
+        lambda: admin.deregister_license(store, node_name="pub"),
+        lambda: admin.upload_trust(store, "tomcat-trust", ca.cert_pem.bytes()),
+        lambda: admin.add_mra_domain(store, "Corp", ["mra.example.com"]),
+        lambda: admin.update_mra_domain(store, "Corp", is_default=True),
+        lambda: admin.delete_mra_domain(store, "Corp"),
+        lambda: admin.regenerate_tomcat(store, pki_dir, node_name="pub", hostname="localhost"),
+    ]
+    for change in changes:
+        rows = await _rows_of(store, change)
+        assert len(rows) == 1, rows
+        assert (rows[0].actor, rows[0].interface) == ("alice", "api")
+        text = json.dumps(rows[0].detail)
+        assert not any(word in text for word in SECRET_WORDS), text
+        for key in await store.keys.active("authz-signing"):
+            assert key.material.splitlines()[1] not in text
+    fingerprint = (await admin.list_certificates(store, "tomcat-trust"))[0].fingerprint
+    rows = await _rows_of(
+        store, lambda: admin.delete_certificate(store, "tomcat-trust", fingerprint)
+    )
+    assert [(r.action, r.object_id) for r in rows] == [("delete", "tomcat-trust")]
+    leaf = ca.issue_cert("localhost")
+    rows = await _rows_of(
+        store,
+        lambda: admin.upload_tomcat(
+            store,
+            pki_dir,
+            node_name="pub",
+            cert_pem=leaf.cert_chain_pems[0].bytes(),
+            key_pem=leaf.private_key_pem.bytes(),
+            chain_pem=ca.cert_pem.bytes(),
+        ),
+    )
+    assert [(r.action, r.object_id) for r in rows] == [("upload", "tomcat")]
+    assert "PRIVATE" not in json.dumps(rows[0].detail)
+
+
+async def test_a_refused_change_writes_no_row(store: Store) -> None:
+    await store.nodes.upsert(Node(name="pub", host="localhost"))
+    with pytest.raises(admin.Conflict):
+        await admin.set_sip_oauth_mode(store, node_name="pub", enabled=True)
+    with pytest.raises(admin.InvalidValue):
+        await admin.set_parameter(store, "SIP Realm Station", '"bad"')
+    assert await admin.list_audit(store) == []

@@ -98,6 +98,7 @@ def test_transcript_shows_prompt_and_line(node_dir: Path) -> None:
     assert result.stdout.splitlines() == [
         f"{PROMPT}utils sipOAuth-mode status",
         "SIP OAuth mode: disabled",
+        f"  {HOST} (publisher): not applied (Cisco CallManager unknown)",
         PROMPT,
         f"{PROMPT}exit",
     ]

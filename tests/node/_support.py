@@ -80,6 +80,9 @@ async def prepare(root: Path, url: str | None = None) -> Prepared:
             node_name=NODE,
             admin_password="test-password",
         )
+        await admin.register_license(
+            store, virtual_account="tests", allow_export_controlled=True, node_name=NODE
+        )
         await admin.set_sip_oauth_mode(store, node_name=NODE, enabled=True)
         await admin.add_device(
             store, name=PHONE, model="8851", lines=["1001"], profile=admin.OAUTH_PROFILE

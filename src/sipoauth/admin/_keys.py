@@ -21,6 +21,7 @@ from typing import Final, Literal
 from sipoauth.oauth import EncryptionKey, SigningKey
 from sipoauth.store import Key, KeyPurpose, KeyRecord, Store
 
+from ._audit import audit
 from ._errors import NotFound, NotPublisher
 
 __all__ = [
@@ -129,9 +130,18 @@ async def regenerate_authz_key(store: Store, which: KeyKind, *, node_name: str) 
     purpose = _purpose(which)
     await require_publisher(store, node_name, f"set key regen authz {which}")
     record = await store.keys.replace(purpose, new_authz_key(which))
-    await store.refresh_tokens.delete_all()
+    revoked = await store.refresh_tokens.delete_all()
+    info = _info(record)
+    # Never the key: its id and the hash `show key authz` prints.
+    await audit(
+        store,
+        "regenerate",
+        "authz-key",
+        which,
+        {"kid": info.kid, "key_hash": info.hash, "refresh_tokens_revoked": revoked},
+    )
     await store.notify("config", "authz keys")
-    return _info(record)
+    return info
 
 
 async def show_authz_key(store: Store, which: KeyKind) -> KeyInfo:

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from sipoauth.store import JsonValue, Store
 
 from . import _settings as keys
+from ._audit import audit
 from ._errors import InvalidValue, NotFound
 
 __all__ = [
@@ -387,7 +388,9 @@ async def list_parameters(store: Store) -> list[ParameterValue]:
     return [_value(p, stored.get(p.key, p.default)) for p in PARAMETERS]
 
 
-async def _store_value(store: Store, parameter: Parameter, value: JsonValue) -> ParameterValue:
+async def _store_value(
+    store: Store, parameter: Parameter, value: JsonValue, action: str
+) -> ParameterValue:
     current = await store.settings.get(parameter.key, parameter.default)
     if current == value:
         return _value(parameter, value)
@@ -397,6 +400,10 @@ async def _store_value(store: Store, parameter: Parameter, value: JsonValue) -> 
         # REFERENCE-BEHAVIOUR "Parameters": changing the refresh-token lifetime
         # revokes every refresh token, so none outlives the lifetime in force.
         revoked = await store.refresh_tokens.delete_all()
+    detail: dict[str, JsonValue] = {"name": parameter.name, "old": current, "new": value}
+    if parameter.revokes_refresh_tokens:
+        detail["refresh_tokens_revoked"] = revoked
+    await audit(store, action, "parameter", parameter.key, detail)
     await store.notify("config", parameter.key)
     return _value(parameter, value, changed=True, revoked=revoked)
 
@@ -404,10 +411,10 @@ async def _store_value(store: Store, parameter: Parameter, value: JsonValue) -> 
 async def set_parameter(store: Store, name: str, value: str) -> ParameterValue:
     """Set parameter `name` (key or display name) from the operator's text `value`."""
     parameter = find_parameter(name)
-    return await _store_value(store, parameter, parameter.parse(value))
+    return await _store_value(store, parameter, parameter.parse(value), "set")
 
 
 async def reset_parameter(store: Store, name: str) -> ParameterValue:
     """Put parameter `name` back to its default (same side effects as a change)."""
     parameter = find_parameter(name)
-    return await _store_value(store, parameter, parameter.default)
+    return await _store_value(store, parameter, parameter.default, "reset")

@@ -43,6 +43,19 @@ MRA_ACTIVATION_ENABLED: Final = "service.mra_activation_enabled"
 MRA_ACTIVATION_DOMAIN: Final = "service.mra_activation_domain"
 """Mobile and Remote Access Activation Domain."""
 
+# Smart licensing (R2.2): see _licensing.py.
+LICENSE_REGISTRATION: Final = "licensing.registration"
+"""`evaluation` (a new cluster, never registered), `registered`, or
+`unregistered` (deregistered: the evaluation period does not come back)."""
+LICENSE_VIRTUAL_ACCOUNT: Final = "licensing.virtual_account"
+"""The smart account's virtual account the cluster is registered to ("" when not)."""
+LICENSE_PRODUCT_INSTANCE: Final = "licensing.product_instance"
+"""Product instance name of the registration: the publisher's server name."""
+LICENSE_REGISTERED_AT: Final = "licensing.registered_at"
+"""When the cluster was registered (ISO 8601 UTC), None when not registered."""
+EXPORT_CONTROLLED_ALLOWED: Final = "licensing.export_controlled_allowed"
+"""Allow export-controlled functionality: SIP OAuth mode needs it (R2.2)."""
+
 DEFAULTS: Final[dict[str, JsonValue]] = {
     SIP_OAUTH_MODE: False,
     SIP_REALM: "ccmsipline",
@@ -56,6 +69,11 @@ DEFAULTS: Final[dict[str, JsonValue]] = {
     ACTIVATION_TTL_HOURS: 168,
     MRA_ACTIVATION_ENABLED: True,
     MRA_ACTIVATION_DOMAIN: "",
+    LICENSE_REGISTRATION: "evaluation",
+    LICENSE_VIRTUAL_ACCOUNT: "",
+    LICENSE_PRODUCT_INSTANCE: "",
+    LICENSE_REGISTERED_AT: None,
+    EXPORT_CONTROLLED_ALLOWED: False,
 }
 
 

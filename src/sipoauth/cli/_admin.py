@@ -21,6 +21,7 @@ from sipoauth import admin
 from sipoauth.store import DeviceRecord, Store
 
 from ._context import emit_table, fail, get_context, run, with_store
+from ._system import show_mode_status
 
 utils_app = typer.Typer(help="Utilities, as on the reference command line.", no_args_is_help=True)
 mode_app = typer.Typer(help="SIP OAuth mode of the cluster (R7).", no_args_is_help=True)
@@ -119,11 +120,8 @@ def mode_disable(ctx: typer.Context) -> None:
 
 @mode_app.command("status")
 def mode_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Show whether SIP OAuth mode is enabled."""
-    enabled = _admin_call(ctx, admin.sip_oauth_mode)
-    _emit_setting(
-        "sip_oauth_mode", "SIP OAuth mode", enabled, as_json, "enabled" if enabled else "disabled"
-    )
+    """Show SIP OAuth mode and, per node, whether its CallManager applied it (R8)."""
+    show_mode_status(ctx, as_json)
 
 
 @challenge_app.command("set")

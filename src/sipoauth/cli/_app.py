@@ -16,6 +16,14 @@ from ._keys import parameters_app, set_app, show_app
 from ._profiles import profiles_app
 from ._serve import init_command, serve_command
 from ._shell import shell_command
+from ._system import (
+    audit_app,
+    certificates_app,
+    cli_actor,
+    license_app,
+    mra_domains_app,
+    servers_app,
+)
 from ._users import activation_codes_app, users_app
 
 _DATA_DIR = Path(DEFAULT_DATA_DIR)
@@ -61,6 +69,7 @@ def root(
 ) -> None:
     """SIP OAuth mode call-control node."""
     ctx.obj = make_context(data_dir, database_url, node, hostname)
+    ctx.with_resource(cli_actor())  # audited as the OS user via `cli` (issue 4 point 12)
 
 
 app.command("init")(init_command)
@@ -76,6 +85,11 @@ app.add_typer(activation_codes_app, name="activation-codes")
 app.add_typer(set_app, name="set")
 app.add_typer(show_app, name="show")
 app.add_typer(parameters_app, name="parameters")
+app.add_typer(servers_app, name="servers")
+app.add_typer(license_app, name="license")
+app.add_typer(certificates_app, name="certificates")
+app.add_typer(mra_domains_app, name="mra-domains")
+app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:

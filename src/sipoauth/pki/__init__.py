@@ -5,7 +5,7 @@ from ._ca import generate_ca, issue_client_certificate, issue_server_certificate
 from ._chain import verify_chain
 from ._errors import ChainVerificationError, PkiError
 from ._names import EdgeEntry, host_matches, match_edge, peer_names
-from ._node import NodePki
+from ._node import NodePki, issue_web_certificate, write_web_identity
 from ._pem import (
     PrivateKey,
     cert_to_pem,
@@ -30,6 +30,7 @@ __all__ = [
     "host_matches",
     "issue_client_certificate",
     "issue_server_certificate",
+    "issue_web_certificate",
     "key_to_pem",
     "load_cert_pem",
     "load_certs_pem",
@@ -39,4 +40,5 @@ __all__ = [
     "peer_names",
     "server_ssl_context",
     "verify_chain",
+    "write_web_identity",
 ]

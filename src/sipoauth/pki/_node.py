@@ -52,7 +52,7 @@ from ._pem import (
     load_key_pem,
 )
 
-__all__ = ["NodePki"]
+__all__ = ["NodePki", "issue_web_certificate", "write_web_identity"]
 
 CA_CERT_FILE: Final = "ca.pem"
 CA_KEY_FILE: Final = "ca.key"
@@ -215,15 +215,8 @@ class NodePki:
                 )
             if web_key is not None and not isinstance(web_key, ec.EllipticCurvePrivateKey):
                 raise PkiError(f"{WEB_KEY_FILE} must be an EC key to issue a new certificate")
-            host_is_ip = _is_ip(hostname)
-            cert, new_web_key = issue_server_certificate(
-                ca_cert,
-                ca_key,
-                common_name=hostname if len(hostname) <= 64 else "sipoauth web",
-                dns_names=["localhost"] if host_is_ip else [hostname, "localhost"],
-                ip_addresses=[hostname, "127.0.0.1", "::1"] if host_is_ip else ["127.0.0.1", "::1"],
-                now=now,
-                key=web_key,
+            cert, new_web_key = issue_web_certificate(
+                ca_cert, ca_key, hostname=hostname, now=now, key=web_key
             )
             if web_key is None:
                 write(WEB_KEY_FILE, key_to_pem(new_web_key), PRIVATE_MODE)
@@ -284,6 +277,43 @@ class NodePki:
             if mode & 0o077:
                 problems.append(f"{path.name} is accessible to others (mode {mode:04o}, want 0600)")
         return problems
+
+
+def issue_web_certificate(
+    ca_cert: x509.Certificate,
+    ca_key: PrivateKey,
+    *,
+    hostname: str,
+    now: datetime,
+    key: ec.EllipticCurvePrivateKey | None = None,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A web certificate naming ``hostname``, ``localhost``, ``127.0.0.1`` and
+    ``::1``, issued by the CA (a new key unless ``key`` is given)."""
+    host_is_ip = _is_ip(hostname)
+    return issue_server_certificate(
+        ca_cert,
+        ca_key,
+        common_name=hostname if len(hostname) <= 64 else "sipoauth web",
+        dns_names=["localhost"] if host_is_ip else [hostname, "localhost"],
+        ip_addresses=[hostname, "127.0.0.1", "::1"] if host_is_ip else ["127.0.0.1", "::1"],
+        now=now,
+        key=key,
+    )
+
+
+def write_web_identity(
+    directory: Path, chain: tuple[x509.Certificate, ...], key: PrivateKey
+) -> None:
+    """Replace the web identity: ``tomcat.key`` (0600), then ``tomcat.pem``
+    (``chain``, leaf first, 0644), each atomically. A crash between the two
+    leaves a key that does not belong to the certificate, which the next
+    :meth:`NodePki.load_or_create` reports by name rather than using."""
+    try:
+        write_atomic(directory / WEB_KEY_FILE, key_to_pem(key), mode=PRIVATE_MODE)
+        pem = b"".join(cert_to_pem(cert) for cert in chain)
+        write_atomic(directory / WEB_CERT_FILE, pem, mode=PUBLIC_MODE)
+    except OSError as exc:
+        raise PkiError(f"cannot write the web certificate: {exc.strerror}") from exc
 
 
 def _cert_names(cert: x509.Certificate) -> list[str]:
