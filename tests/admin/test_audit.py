@@ -153,3 +153,9 @@ async def test_a_refused_change_writes_no_row(store: Store) -> None:
     with pytest.raises(admin.InvalidValue):
         await admin.set_parameter(store, "SIP Realm Station", '"bad"')
     assert await admin.list_audit(store) == []
+
+
+async def test_list_limit_is_checked(store: Store) -> None:
+    for limit in (0, admin.AUDIT_LIST_MAX + 1):
+        with pytest.raises(admin.InvalidValue, match="limit"):
+            await admin.list_audit(store, limit=limit)

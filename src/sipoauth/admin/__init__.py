@@ -8,7 +8,15 @@ from ._activation import (
     list_activation_codes,
     release_activation_code,
 )
-from ._audit import SECRET_DETAIL_KEYS, Actor, acting_as, audit, current_actor, list_audit
+from ._audit import (
+    AUDIT_LIST_MAX,
+    SECRET_DETAIL_KEYS,
+    Actor,
+    acting_as,
+    audit,
+    current_actor,
+    list_audit,
+)
 from ._certificates import (
     CERTIFICATE_STORES,
     MAX_UPLOAD_BYTES,
@@ -129,6 +137,7 @@ from ._users import (
 )
 
 __all__ = [
+    "AUDIT_LIST_MAX",
     "CERTIFICATE_STORES",
     "CHALLENGE_STYLES",
     "DEFAULT_PROFILE",

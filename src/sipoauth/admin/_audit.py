@@ -29,7 +29,20 @@ from typing import Final
 
 from sipoauth.store import AuditEntry, AuditInterface, AuditRecord, JsonValue, Store
 
-__all__ = ["SECRET_DETAIL_KEYS", "Actor", "acting_as", "audit", "current_actor", "list_audit"]
+from ._errors import InvalidValue
+
+__all__ = [
+    "AUDIT_LIST_MAX",
+    "SECRET_DETAIL_KEYS",
+    "Actor",
+    "acting_as",
+    "audit",
+    "current_actor",
+    "list_audit",
+]
+
+AUDIT_LIST_MAX: Final = 10_000
+"""Rows one `list_audit` returns at most."""
 
 SECRET_DETAIL_KEYS: Final = frozenset({"password", "code", "token", "key", "secret"})
 """Names a detail key may not have, nor end with (see the module docstring)."""
@@ -123,7 +136,9 @@ async def list_audit(
     object_id: str | None = None,
     actor: str | None = None,
 ) -> list[AuditRecord]:
-    """Audit rows, newest first: at most ``limit``, optionally filtered."""
+    """Audit rows, newest first: at most ``limit`` (1-10000), optionally filtered."""
+    if not 1 <= limit <= AUDIT_LIST_MAX:
+        raise InvalidValue(f"limit {limit}: 1-{AUDIT_LIST_MAX}")
     return await store.audit.list(
         limit=limit, since=since, object_type=object_type, object_id=object_id, actor=actor
     )
