@@ -45,6 +45,8 @@ from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from sipoauth import admin
 
+from ._system import os_user
+
 PROMPT = "admin:"
 HISTORY_FILE = ".sipoauth_history"
 """In the user's home, when it is writable; otherwise history stays in memory."""
@@ -509,7 +511,10 @@ def shell_command(ctx: typer.Context) -> None:
     """
     root = ctx.find_root()
     shell = Shell(root.command, root_arguments(root))
-    if sys.stdin.isatty():
-        run_interactive(shell)
-    elif not run_script(shell, sys.stdin):
-        raise typer.Exit(1)
+    # Changes made at the prompt are audited as the shell's (issue 4 point 12);
+    # the commands' own root callback keeps an actor that is already set.
+    with admin.acting_as(admin.Actor(os_user(), "shell")):
+        if sys.stdin.isatty():
+            run_interactive(shell)
+        elif not run_script(shell, sys.stdin):
+            raise typer.Exit(1)

@@ -41,7 +41,7 @@ audit_app = typer.Typer(help="The audit log of administrative changes.", no_args
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON, for scripts.")]
 
 
-def _os_user() -> str:
+def os_user() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no name for this uid (containers)
@@ -56,7 +56,7 @@ def cli_actor() -> Iterator[admin.Actor]:
     if actor != admin.Actor("system", "system"):
         yield actor
         return
-    with admin.acting_as(admin.Actor(_os_user(), "cli")) as mine:
+    with admin.acting_as(admin.Actor(os_user(), "cli")) as mine:
         yield mine
 
 
