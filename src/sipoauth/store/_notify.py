@@ -203,7 +203,7 @@ class LogNotifier(Notifier):
         now = self._clock()
         loop_time = asyncio.get_running_loop().time()
         trim = self._last_trim is None or loop_time - self._last_trim >= self._trim_interval
-        async with self._ctx.write.begin() as session:
+        async with self._ctx.gate(), self._ctx.write.begin() as session:
             await session.execute(
                 insert(m.ChangeLog).values(channel=channel, payload=payload, created_at=now)
             )

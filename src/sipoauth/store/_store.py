@@ -17,7 +17,7 @@ from ._activation import ActivationCodesRepository
 from ._admin_tokens import AdminTokensRepository
 from ._admins import AdminsRepository
 from ._audit import AuditRepository
-from ._base import Clock, StoreContext
+from ._base import Clock, StoreContext, WriteGate
 from ._certs import TrustedCertsRepository
 from ._codes import AuthorizationCodesRepository
 from ._devices import DevicesRepository
@@ -125,6 +125,7 @@ class Store:
             ),
             clock=clock,
             dialect=dialect,
+            gate=WriteGate(dialect == "sqlite"),
         )
         self.settings = SettingsRepository(ctx)
         self.nodes = NodesRepository(ctx)
