@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 import ssl
 from collections.abc import Callable, Sequence
@@ -84,19 +85,22 @@ class PeerClassifier:
         issued by an intermediate CA under the root in the trust store)."""
         if not der:
             return Peer(address)
+        # The certificate goes along whatever it is classified as (the edge push
+        # endpoint checks it against tomcat-trust itself).
+        sent = Peer(address, client_cert=der, client_chain=tuple(intermediates))
         names = peer_names(der)
         edge = match_edge(names, self.edges)
         if edge is not None and self.tomcat_trust:
             with contextlib.suppress(ChainVerificationError):
                 verify_chain(der, intermediates, self.tomcat_trust, now)
-                return Peer(address, via_edge=edge.address)
+                return dataclasses.replace(sent, via_edge=edge.address)
         if self.callmanager_trust:
             with contextlib.suppress(ChainVerificationError):
                 verify_chain(der, intermediates, self.callmanager_trust, now)
                 phones = {m.group(0) for n in names for m in _PHONE_NAME.finditer(n.upper())}
                 if len(phones) == 1:  # a certificate naming two phones is neither
-                    return Peer(address, mic_device=phones.pop())
-        return Peer(address)
+                    return dataclasses.replace(sent, mic_device=phones.pop())
+        return sent
 
 
 def web_ssl_context(base: ssl.SSLContext, trust_pems: Sequence[bytes]) -> ssl.SSLContext:

@@ -88,6 +88,11 @@ class Peer:
     mic_device: str | None = None
     """Device named by a manufacturer certificate (MIC) that chains to the
     callmanager-trust store, presented as the TLS client certificate."""
+    client_cert: bytes | None = field(default=None, repr=False, compare=False)
+    """DER of the TLS client certificate, when the client sent one (whatever it
+    was classified as): the edge's certificate push reads its names from it."""
+    client_chain: tuple[bytes, ...] = field(default=(), repr=False, compare=False)
+    """DER of the certificates the client sent after its own (intermediates)."""
 
     @property
     def via_mra(self) -> bool:

@@ -9,9 +9,12 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount
 
 from sipoauth.oauth import AuthorizationService
 
+from ._api import API_PREFIX, build_api
+from ._api_base import ApiContext
 from ._oauth import AdminCheck, oauth_routes
 
 __all__ = ["build_web_app"]
@@ -42,11 +45,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def build_web_app(
-    service: Callable[[], AuthorizationService], admin_check: AdminCheck
+    service: Callable[[], AuthorizationService],
+    admin_check: AdminCheck,
+    *,
+    api: ApiContext | None = None,
 ) -> Starlette:
-    """The web service's routes: the authorization server (admin API and pages
-    join here in later issues)."""
+    """The web service's routes: the authorization server and, given the node's
+    ``api`` context, the REST API at ``/api/v1`` (the admin pages join later)."""
+    routes: list[BaseRoute] = [*oauth_routes(service, admin_check)]
+    if api is not None:
+        rest = build_api(api, admin_check, lambda: service().throttle)
+        routes.append(Mount(API_PREFIX, app=rest))
     return Starlette(
-        routes=oauth_routes(service, admin_check),
+        routes=routes,
         exception_handlers={Exception: _server_error, HTTPException: _http_error},
     )
