@@ -7,9 +7,10 @@ from collections.abc import Callable
 import structlog
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sipoauth.oauth import AuthorizationService
 
@@ -52,11 +53,31 @@ def build_web_app(
 ) -> Starlette:
     """The web service's routes: the authorization server and, given the node's
     ``api`` context, the REST API at ``/api/v1`` (the admin pages join later)."""
-    routes: list[BaseRoute] = [*oauth_routes(service, admin_check)]
+    middleware = []
     if api is not None:
         rest = build_api(api, admin_check, lambda: service().throttle)
-        routes.append(Mount(API_PREFIX, app=rest))
+        middleware.append(Middleware(_ApiPrefix, api=rest))
     return Starlette(
-        routes=routes,
+        routes=oauth_routes(service, admin_check),
+        middleware=middleware,
         exception_handlers={Exception: _server_error, HTTPException: _http_error},
     )
+
+
+class _ApiPrefix:
+    """Hands every request under ``/api/v1`` to the REST API, whatever its path
+    holds (a ``Mount`` would not match a path with an encoded newline, and the
+    API's own errors must answer there)."""
+
+    def __init__(self, app: ASGIApp, api: ASGIApp) -> None:
+        self.app = app
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] == "http" and (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
+            root = scope.get("root_path", "")
+            scope = {**scope, "root_path": root + API_PREFIX}
+            await self.api(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
