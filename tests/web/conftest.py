@@ -27,3 +27,11 @@ async def api(tmp_path: Path, _api_template: Path) -> AsyncIterator[Api]:
     shutil.copytree(_api_template, root)
     async with open_api(f"sqlite+aiosqlite:///{root / 'sipoauth.db'}", root / "var") as opened:
         yield opened
+
+
+@pytest.fixture
+async def pg_api(tmp_path: Path, pg_db_url: str) -> AsyncIterator[Api]:
+    """The same on a fresh PostgreSQL database (cluster mode)."""
+    await prepare(pg_db_url, tmp_path / "var")
+    async with open_api(pg_db_url, tmp_path / "var") as opened:
+        yield opened

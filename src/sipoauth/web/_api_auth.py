@@ -98,8 +98,10 @@ class AdminAuthenticator:
     async def _basic(self, request: Request, username: str, password: str) -> AdminSession:
         settings = self._context.settings
         now = self._context.monotonic()
+        user = username.encode("utf-8", "surrogatepass")
+        # Length-prefixed: no other user/password pair makes the same bytes.
         key = hashlib.sha256(
-            b"\0".join((username.encode("utf-8", "replace"), password.encode("utf-8", "replace")))
+            b"%d:%b:%b" % (len(user), user, password.encode("utf-8", "surrogatepass"))
         ).hexdigest()
         cached = self._cache.get(key)
         if cached is not None and cached[1] > now:
