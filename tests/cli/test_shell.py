@@ -250,7 +250,7 @@ def complete(text: str, root: typer.main.Command | None = None) -> list[str]:
 
 
 def test_completes_command_names_in_any_case() -> None:
-    assert complete("utils s") == ["sipOAuth-mode", "sip-challenge-style"]
+    assert complete("utils s") == ["sipOAuth-mode", "sip-challenge-style", "service"]
     assert complete("UTILS SIPO") == ["sipOAuth-mode"]
     assert complete("utils sipoauth-mode ") == ["enable", "disable", "status"]
     assert complete("help show k") == ["key"]

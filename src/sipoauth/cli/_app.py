@@ -15,6 +15,7 @@ from ._context import make_context
 from ._keys import parameters_app, set_app, show_app
 from ._profiles import profiles_app
 from ._serve import init_command, serve_command
+from ._services import open_app, service_app
 from ._shell import shell_command
 from ._system import (
     audit_app,
@@ -75,6 +76,8 @@ def root(
 app.command("init")(init_command)
 app.command("serve")(serve_command)
 app.command("cli")(shell_command)
+utils_app.add_typer(service_app, name="service")
+show_app.add_typer(open_app, name="open")
 app.add_typer(utils_app, name="utils")
 app.add_typer(devices_app, name="devices")
 app.add_typer(edges_app, name="edges")

@@ -4,7 +4,8 @@ from ._bootstrap import ADMIN_USER, InitReport, initialise, read_password_file
 from ._config import DEFAULT_DATA_DIR, NodeConfig, default_hostname
 from ._flows import FlowTable
 from ._keys import TokenContext, load_keyring, token_context
-from ._node import Listener, Node
+from ._node import Node
+from ._services import Listener, Service, ServiceError
 
 __all__ = [
     "ADMIN_USER",
@@ -14,6 +15,8 @@ __all__ = [
     "Listener",
     "Node",
     "NodeConfig",
+    "Service",
+    "ServiceError",
     "TokenContext",
     "default_hostname",
     "initialise",

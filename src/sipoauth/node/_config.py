@@ -6,6 +6,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from sipoauth.admin._services import COMMAND_TTL
+
 DEFAULT_DATA_DIR = "./var"
 
 
@@ -46,6 +48,12 @@ class NodeConfig:
     """Seconds between purges of expired refresh tokens and codes (daily)."""
     timer_interval: float = 1.0
     """Seconds between binding / transaction expiry passes."""
+    control_poll_interval: float = 5.0
+    """Seconds between two looks for service commands when no notification came
+    (one may be lost while the database link is down)."""
+    control_command_ttl: float = COMMAND_TTL
+    """A service command this many seconds old when the node gets to it (it was
+    queued while the node was down) fails as expired instead of running."""
     port_overrides: tuple[tuple[str, int], ...] = ()
     """Listener ports that replace the node's configured ones, e.g. `(("oauth", 0),)`
     for an ephemeral port in tests. Names: `oauth` (5090), `mra` (5091), `web` (8443)."""

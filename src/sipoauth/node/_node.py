@@ -2,9 +2,10 @@
 
 The node runs the Cisco CallManager service (the SIP listeners on the SIP
 Phone OAuth Port and the SIP MRA Port) and the Cisco Tomcat web service (the
-authorization server on HTTPS 8443). Bindings live in memory and are mirrored
-to the store (write-behind, coalesced per binding, retried on failure); the
-registrar never waits for the database.
+authorization server on HTTPS 8443), each startable, stoppable and
+restartable on its own (`_services`), also by an administrator through the
+control channel (`_control`). Bindings live in memory and are mirrored to the
+store (write-behind, `_mirror`); the registrar never waits for the database.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import contextlib
 import itertools
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from argon2 import PasswordHasher
@@ -23,35 +24,37 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from sipoauth.admin import _settings as keys_
 from sipoauth.oauth import AccessTokenVerifier, AuthorizationService, Peer
-from sipoauth.pki import (
-    EdgeEntry,
-    NodePki,
-    mtls_server_ssl_context,
-    server_ssl_context,
-)
+from sipoauth.pki import EdgeEntry, NodePki
 from sipoauth.registrar import (
-    Binding,
-    BindingChange,
-    BindingKey,
     CoreResult,
     DeviceInfo,
     DirectorySnapshot,
     Registrar,
     RegistrarSettings,
-    SipCore,
 )
-from sipoauth.sip import ServerTransactions
-from sipoauth.store import Registration, Store
-from sipoauth.web import build_web_app
+from sipoauth.store import Store
+from sipoauth.web import ApiContext, build_web_app
 
 from ._bootstrap import PKI_DIR
 from ._config import NodeConfig
+from ._control import ControlChannel
 from ._flows import FlowTable
 from ._keys import token_context
 from ._logging import configure_logging
 from ._memory import release_free_memory
-from ._sip import ListenerSpec, SipEndpoint, open_listener
-from ._web import PeerClassifier, WebListener, web_ssl_context
+from ._mirror import BindingMirror
+from ._services import (
+    MRA_PORT,
+    OAUTH_PORT,
+    WEB_PORT,
+    CallManagerService,
+    Listener,
+    NotBuiltService,
+    ServiceError,
+    Supervisor,
+    TomcatService,
+)
+from ._web import PeerClassifier
 
 log = structlog.get_logger("sipoauth.node")
 
@@ -61,23 +64,9 @@ GRANTS_CHANNEL = "grants"
 """Notification channel: a grant was revoked; payload is its sid."""
 TRIM_AFTER_HANDSHAKES = 256
 """Return freed memory to the OS after this many new connections."""
-OAUTH_PORT = "oauth"
-MRA_PORT = "mra"
-WEB_PORT = "web"
 CALLMANAGER_TRUST = "callmanager-trust"
 """Trust store of phone manufacturer certificates (MICs)."""
 _DUMMY_HASH = PasswordHasher().hash("not a password of anyone")
-
-
-@dataclass(frozen=True, slots=True)
-class Listener:
-    """A listener the node opened, as `serve` prints it."""
-
-    service: str
-    name: str
-    protocol: str
-    host: str
-    port: int
 
 
 class Node:
@@ -98,13 +87,21 @@ class Node:
         self.mic_trust_pems: list[bytes] = []
         self.peer_classifier = PeerClassifier((), (), ())
         self.authz: AuthorizationService | None = None
-        self._web: WebListener | None = None
         self.registrar: Registrar | None = None
-        self.listeners: list[Listener] = []
-        self._servers: list[asyncio.Server] = []
-        self._endpoint: SipEndpoint | None = None
-        self._pending: dict[BindingKey, Binding | None] = {}
-        self._mirrored: dict[BindingKey, tuple[tuple[str, tuple[str, ...], str], float]] = {}
+        self.mirror = BindingMirror(store, config.node_name, slack=config.mirror_slack)
+        self.callmanager = CallManagerService(self)
+        self.tomcat = TomcatService(self)
+        # Cisco TFTP is not built in this release: listed, stopped (admin.NOT_BUILT).
+        self.services = Supervisor(
+            store, config.node_name, [self.callmanager, self.tomcat, NotBuiltService("tftp")]
+        )
+        self.control = ControlChannel(
+            store,
+            config.node_name,
+            self.services,
+            poll_interval=config.control_poll_interval,
+            command_ttl=config.control_command_ttl,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._tags = itertools.count(1)
 
@@ -118,6 +115,11 @@ class Node:
             log.warning("pki was missing and has been created", dir=str(config.data_dir))
         store = await Store.open(config.database_url)
         return cls(config, store, pki)
+
+    @property
+    def listeners(self) -> list[Listener]:
+        """What the running services listen on, CallManager first."""
+        return [x for service in self.services for x in service.listeners]
 
     # -- configuration ----------------------------------------------------------------
 
@@ -142,7 +144,7 @@ class Node:
         # R8: a mode change takes effect when the CallManager service (re)starts; a
         # running service keeps the mode it started with ("restart pending").
         mode = bool(settings[keys_.SIP_OAUTH_MODE])
-        if self._servers:
+        if self.callmanager.running:
             mode = self.directory.oauth_mode
         snapshot = DirectorySnapshot.build(oauth_mode=mode, devices=devices, revoked=revoked)
         self.edges = [
@@ -190,109 +192,83 @@ class Node:
     def _next_tag(self) -> str:
         return f"{next(self._tags):x}"
 
-    # -- CallManager service ----------------------------------------------------------
+    async def ports(self) -> dict[str, int]:
+        """The listener ports in force: the server's (R5), or `port_overrides`."""
+        row = await self.store.nodes.get(self.config.node_name)
+        if row is None:
+            raise ServiceError(f"server {self.config.node_name!r} is not configured")
+        ports = {OAUTH_PORT: row.oauth_port, MRA_PORT: row.mra_port, WEB_PORT: row.web_port}
+        return ports | dict(self.config.port_overrides)
+
+    # -- the node and its services ----------------------------------------------------
 
     async def start(self) -> list[Listener]:
-        """Start the SIP listeners and the node's timers."""
-        config = self.config
-        node_row = await self.store.nodes.get(config.node_name)
-        if node_row is None:
-            raise RuntimeError(f"server {config.node_name!r} is not configured")
-        await self.load()  # the mode and ports in effect from now on (R8)
-        overrides = dict(config.port_overrides)
-        oauth_port = overrides.get(OAUTH_PORT, node_row.oauth_port)
-        mra_port = overrides.get(MRA_PORT, node_row.mra_port)
-        assert self.registrar is not None
-        core = SipCore(self.registrar, ServerTransactions())
-        self._endpoint = SipEndpoint(
-            core,
-            self.flows,
-            node_name=config.node_name,
-            edges=lambda: self.edges,
-            on_result=self._on_result,
-            max_message_size=config.max_message_size,
-            handshake_timeout=config.handshake_timeout,
-        )
-        chain, key = self.pki.web_chain_path, self.pki.web_key_path
-        specs = [
-            ListenerSpec(
-                "SIP Phone OAuth Port",
-                config.bind,
-                oauth_port,
-                server_ssl_context(chain, key),
-                via_edge=False,
-            ),
-            ListenerSpec(
-                "SIP Mobile and Remote Access Port",
-                config.bind,
-                mra_port,
-                mtls_server_ssl_context(chain, key, self.trust_pems),
-                via_edge=True,
-            ),
-        ]
-        await self.store.registrations.delete_node(config.node_name)  # stale rows of a crash
-        for spec in specs:
-            server = await open_listener(self._endpoint, spec)
-            self._servers.append(server)
-            port = server.sockets[0].getsockname()[1]
-            self.listeners.append(
-                Listener(
-                    "Cisco CallManager",
-                    spec.name,
-                    "mTLS" if spec.via_edge else "TLS",
-                    spec.host,
-                    port,
-                )
-            )
-        # R8: this start applies the mode and ports; what waited for it is done.
-        sip_ports = [listener.port for listener in self.listeners]
-        await self.store.node_services.clear_restart_pending(config.node_name, "callmanager")
-        await self.store.node_services.set_state(
-            config.node_name,
-            "callmanager",
-            "running",
-            started_at=datetime.now(UTC),
-            applied={
-                "sip_oauth_mode": self.directory.oauth_mode,
-                "ports": {"oauth": sip_ports[0], "mra": sip_ports[1]},
-            },
-        )
-        await self._start_web(overrides.get(WEB_PORT, node_row.web_port))
-        await self.store.node_services.clear_restart_pending(config.node_name, "tomcat")
-        await self.store.node_services.set_state(
-            config.node_name,
-            "tomcat",
-            "running",
-            started_at=datetime.now(UTC),
-            applied={"ports": {"web": self.listeners[-1].port}},
-        )
-        self._tasks = [
-            asyncio.create_task(self._timer_loop(), name="sip-timers"),
-            asyncio.create_task(self._mirror_loop(), name="binding-mirror"),
-            asyncio.create_task(self._watch_config(), name="config-watch"),
-            asyncio.create_task(self._watch_grants(), name="grant-watch"),
-            asyncio.create_task(self._purge_loop(), name="oauth-purge"),
-        ]
-        return list(self.listeners)
+        """Start CallManager and Tomcat, then the node's tasks (ServiceError when a
+        service cannot start, e.g. its port is in use)."""
+        async with self.services.lock:
+            if await self.store.nodes.get(self.config.node_name) is None:
+                raise RuntimeError(f"server {self.config.node_name!r} is not configured")
+            await self.services.start(self.callmanager)  # loads the configuration
+            await self.services.start(self.tomcat)
+            await self.services.report_not_built()
+            self._tasks = [
+                asyncio.create_task(self._timer_loop(), name="sip-timers"),
+                asyncio.create_task(self.mirror.run(self.config.mirror_interval), name="mirror"),
+                asyncio.create_task(self._watch_config(), name="config-watch"),
+                asyncio.create_task(self._watch_grants(), name="grant-watch"),
+                asyncio.create_task(self._purge_loop(), name="oauth-purge"),
+                asyncio.create_task(self.control.run(), name="service-control"),
+            ]
+        return self.listeners
+
+    async def start_service(self, name: str) -> str:
+        """Start one service (`callmanager`, `tomcat`, `tftp`); what was done.
+        ServiceError, recorded as ``failed``, when it cannot start."""
+        return await self.services.run(name, "start")
+
+    async def stop_service(self, name: str) -> str:
+        """Stop one service; the node's other services and tasks keep running."""
+        return await self.services.run(name, "stop")
+
+    async def restart_service(self, name: str) -> str:
+        """Restart one service: it applies the configuration in force, e.g. the mode
+        and ports for CallManager (R8), and its "restart pending" is lowered."""
+        return await self.services.run(name, "restart")
+
+    async def stop(self) -> None:
+        """Stop the node's tasks and services; drop its bindings and their mirror rows.
+        A service command in progress finishes first."""
+        async with self.services.lock:
+            for task in self._tasks:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._tasks.clear()
+            for service in reversed(list(self.services)):
+                if service.running:
+                    with contextlib.suppress(Exception):
+                        await self.services.stop(service)
+            await self.drop_bindings()
+
+    async def close(self) -> None:
+        await self.stop()
+        await self.store.close()
 
     # -- Tomcat (web) service ---------------------------------------------------------
 
-    async def _start_web(self, port: int) -> None:
-        chain, key = self.pki.web_chain_path, self.pki.web_key_path
-        context = web_ssl_context(
-            server_ssl_context(chain, key), [*self.trust_pems, *self.mic_trust_pems]
+    def web_app(self) -> Any:
+        """The ASGI app the Tomcat service serves (built at each start)."""
+        return build_web_app(
+            self._authz,
+            self._check_admin,
+            api=ApiContext(
+                store=self.store,
+                node_name=self.config.node_name,
+                hostname=self.config.hostname,
+                pki_dir=self.pki.directory,
+            ),
         )
-        app = build_web_app(self._authz, self._check_admin)
-        self._web = WebListener(
-            app,
-            host=self.config.bind,
-            port=port,
-            ssl_context=context,
-            classifier=lambda: self.peer_classifier,
-        )
-        bound = await self._web.start()
-        name = "Web (OAuth, administration)"
-        self.listeners.append(Listener("Cisco Tomcat", name, "HTTPS", self.config.bind, bound))
 
     def _authz(self) -> AuthorizationService:
         assert self.authz is not None
@@ -327,45 +303,6 @@ class Node:
                 log.exception("oauth purge failed; will retry")
             await asyncio.sleep(self.config.purge_interval)
 
-    async def stop(self) -> None:
-        """Stop listening, close connections, flush and clear this node's mirror rows."""
-        started = bool(self._servers) or self._web is not None
-        if self._web is not None:
-            await self._web.stop()
-            self._web = None
-        for server in self._servers:
-            server.close()
-        if self._endpoint is not None:
-            self._endpoint.close_all()
-        for server in self._servers:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), 5)
-        self._servers.clear()
-        self.listeners.clear()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
-        if self.registrar is not None:
-            # Bindings live in this process only: once it stops they are not true any more.
-            self.registrar.table = type(self.registrar.table)()
-        self._pending.clear()
-        self._mirrored.clear()
-        with contextlib.suppress(Exception):
-            await self.store.registrations.delete_node(self.config.node_name)
-        if started:
-            with contextlib.suppress(Exception):
-                for service in ("callmanager", "tomcat"):
-                    await self.store.node_services.set_state(
-                        self.config.node_name, service, "stopped"
-                    )
-
-    async def close(self) -> None:
-        await self.stop()
-        await self.store.close()
-
     # -- bindings: revocation, expiry, write-behind --------------------------------------
 
     def revoke_grant(self, sid: str) -> int:
@@ -374,12 +311,20 @@ class Node:
         if self.registrar is None:
             return 0
         changes = self.registrar.drop_grant(sid)
-        self._queue(changes)
+        self.mirror.queue(changes)
         return len(changes)
 
-    def _on_result(self, result: CoreResult) -> None:
+    async def drop_bindings(self) -> None:
+        """Forget every binding: they live in this process only, so once CallManager
+        stops they are not true any more; their mirror rows go too."""
+        if self.registrar is not None:
+            self.registrar.table = type(self.registrar.table)()
+        await self.mirror.clear()
+
+    def on_result(self, result: CoreResult) -> None:
+        """What the SIP core did with one request: mirror binding changes, log refusals."""
         if result.changes:
-            self._queue(result.changes)
+            self.mirror.queue(result.changes)
         if result.status >= 400 and result.status not in (401, 407):
             log.info(
                 "sip request refused",
@@ -389,28 +334,9 @@ class Node:
                 why=result.detail,
             )
 
-    def _queue(self, changes: list[BindingChange]) -> None:
-        """Queue binding changes for the store, skipping refreshes it need not see.
-
-        A re-REGISTER that changes nothing but the expiry is written only when the
-        stored expiry would lag by more than `mirror_slack` seconds: the mirror is
-        for seeing who is registered where, and a steady refresh rate of thousands
-        per second must not become as many database writes.
-        """
-        pending = self._pending
-        mirrored = self._mirrored
-        slack = self.config.mirror_slack
-        for change in changes:
-            key, binding = change.key, change.binding
-            if binding is not None and key not in pending:
-                last = mirrored.get(key)
-                if (
-                    last is not None
-                    and last[0] == (binding.contact, binding.path, binding.sid)
-                    and binding.expires_at - last[1] < slack
-                ):
-                    continue
-            pending[key] = binding
+    async def flush(self) -> None:
+        """Write pending binding changes to the store now."""
+        await self.mirror.flush()
 
     async def _watch_config(self) -> None:
         """Reload configuration when an administrator changes it (any process, any node)."""
@@ -437,15 +363,19 @@ class Node:
             await asyncio.sleep(interval)
             now = time.time()
             if self.registrar is not None:
-                self._queue(self.registrar.expire(now))
-            if self._endpoint is not None:
-                self._endpoint.core.transactions.expire(now)
+                self.mirror.queue(self.registrar.expire(now))
+            endpoint = self.callmanager.endpoint  # None while CallManager is stopped
+            if endpoint is not None:
+                endpoint.core.transactions.expire(now)
                 if now - last_idle_sweep > 30:
                     last_idle_sweep = now
-                    self._endpoint.close_idle(now, self.config.idle_timeout)
+                    endpoint.close_idle(now, self.config.idle_timeout)
                 # Give freed memory back (see _memory): now and then (~1 ms each),
-                # and at once after a burst of handshakes.
-                accepted = self._endpoint.accepted
+                # and at once after a burst of handshakes (the count restarts with
+                # the service).
+                accepted = endpoint.accepted
+                if accepted < trimmed_at_accept:
+                    trimmed_at_accept = 0
                 if (
                     accepted - trimmed_at_accept >= TRIM_AFTER_HANDSHAKES
                     or now - last_trim >= self.config.memory_trim_interval
@@ -453,48 +383,3 @@ class Node:
                     trimmed_at_accept = accepted
                     last_trim = now
                     release_free_memory()
-
-    async def _mirror_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.mirror_interval)
-            await self.flush()
-
-    async def flush(self) -> None:
-        """Write pending binding changes to the store; on failure keep them for later."""
-        if not self._pending:
-            return
-        batch, self._pending = self._pending, {}
-        upserts = [_record(b, self.config.node_name) for b in batch.values() if b is not None]
-        deletes = [key for key, b in batch.items() if b is None]
-        try:
-            if upserts:
-                await self.store.registrations.upsert_many(upserts)
-            if deletes:
-                await self.store.registrations.delete_many(deletes)
-        except Exception:
-            log.exception("binding mirror write failed; will retry", pending=len(batch))
-            for key, value in batch.items():
-                self._pending.setdefault(key, value)
-            return
-        mirrored = self._mirrored
-        for key, b in batch.items():
-            if b is None:
-                mirrored.pop(key, None)
-            else:
-                mirrored[key] = ((b.contact, b.path, b.sid), b.expires_at)
-
-
-def _record(binding: Binding, node_name: str) -> Registration:
-    return Registration(
-        aor=binding.aor,
-        instance=binding.instance,
-        device_name=binding.device,
-        contact=binding.contact,
-        node_name=node_name,
-        transport="TLS",
-        path=binding.path,
-        expires_at=datetime.fromtimestamp(binding.expires_at, UTC),
-        call_id=binding.call_id,
-        cseq=binding.cseq,
-        sid=binding.sid or None,
-    )
