@@ -26,6 +26,7 @@ from . import (
     _api_logs,
     _api_parameters,
     _api_profiles,
+    _api_services,
     _api_users,
 )
 from ._api_auth import AdminAuthenticator, AuthMiddleware
@@ -69,6 +70,7 @@ _TAGS: Final = [
         ("keys", "The cluster's authz keys."),
         ("registrations", "Who is registered where."),
         ("audit", "The audit log of every change."),
+        ("services", "Service control (R8): status, start, stop, restart; open ports."),
     )
 ]
 
@@ -98,6 +100,7 @@ _ADMIN_ROUTERS: Final[tuple[APIRouter, ...]] = (
     _api_parameters.keys_router,
     _api_logs.registrations_router,
     _api_logs.audit_router,
+    _api_services.router,
 )
 _UPLOAD_ROUTERS: Final[tuple[APIRouter, ...]] = (
     _api_certificates.router,
