@@ -46,6 +46,8 @@ class NodeConfig:
     """Seconds between returns of freed heap memory to the OS (glibc malloc_trim)."""
     purge_interval: float = 86400.0
     """Seconds between purges of expired refresh tokens and codes (daily)."""
+    command_retention: float = 7 * 86400.0
+    """Seconds finished service commands are kept (what `utils service` waits on)."""
     timer_interval: float = 1.0
     """Seconds between binding / transaction expiry passes."""
     control_poll_interval: float = 5.0

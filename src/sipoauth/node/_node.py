@@ -15,7 +15,7 @@ import contextlib
 import itertools
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -294,13 +294,19 @@ class Node:
         return ok
 
     async def _purge_loop(self) -> None:
-        """Daily: expired refresh tokens, authorization and activation codes go."""
+        """Daily: expired refresh tokens, authorization and activation codes, admin
+        API tokens, and service commands older than a week go (the audit log stays)."""
         while True:
             try:
                 purged = await self._authz().purge()
-                log.info("expired oauth records purged", **purged)
+                now = datetime.now(UTC)
+                purged["admin_tokens"] = await self.store.admin_tokens.purge_expired(now)
+                purged["service_commands"] = await self.store.service_commands.purge(
+                    now - timedelta(seconds=self.config.command_retention)
+                )
+                log.info("expired records purged", **purged)
             except Exception:
-                log.exception("oauth purge failed; will retry")
+                log.exception("purge failed; will retry")
             await asyncio.sleep(self.config.purge_interval)
 
     # -- bindings: revocation, expiry, write-behind --------------------------------------
