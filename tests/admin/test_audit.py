@@ -159,3 +159,34 @@ async def test_list_limit_is_checked(store: Store) -> None:
     for limit in (0, admin.AUDIT_LIST_MAX + 1):
         with pytest.raises(admin.InvalidValue, match="limit"):
             await admin.list_audit(store, limit=limit)
+
+
+async def test_end_users_and_activation_codes_are_audited(store: Store) -> None:
+    """Issue 4 point 12 for points 9 and 10: users and activation codes, never a
+    password or a code in the row."""
+    await admin.ensure_default_profiles(store)
+    await admin.add_device(store, name="SEP0011223344AA", model="8851", lines=["4711"])
+    now = datetime.now(UTC)
+    with acting_as(Actor("ops", "api")):
+        await admin.add_user(store, "auditee", password="long enough pw")
+        await admin.set_user_password(store, "auditee", "another long pw")
+        await admin.set_user_active(store, "auditee", False, now=now)
+        await admin.delete_user(store, "auditee", now=now)
+        code, _ = await admin.generate_activation_code(store, "SEP0011223344AA", now=now)
+        await admin.release_activation_code(store, "SEP0011223344AA")
+    rows = await admin.list_audit(store, actor="ops")
+    seen = sorted((r.action, r.object_type, r.object_id) for r in rows)
+    assert seen == sorted(
+        [
+            ("add", "user", "auditee"),
+            ("set-password", "user", "auditee"),
+            ("deactivate", "user", "auditee"),
+            ("deactivate", "user", "auditee"),  # delete_user deactivates first
+            ("delete", "user", "auditee"),
+            ("generate-activation-code", "device", "SEP0011223344AA"),
+            ("release-activation-code", "device", "SEP0011223344AA"),
+        ]
+    )
+    text = json.dumps([r.detail for r in rows])
+    assert code not in text and "long enough" not in text and "another long" not in text
+    assert all(r.interface == "api" for r in rows)

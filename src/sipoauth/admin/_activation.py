@@ -19,6 +19,7 @@ from typing import Final
 from sipoauth.store import ActivationCode, AlreadyExists, DeviceRecord, Key, Store
 
 from . import _settings as keys
+from ._audit import audit
 from ._errors import Conflict, InvalidValue, NotFound
 
 __all__ = [
@@ -115,13 +116,14 @@ async def _ttl(store: Store) -> timedelta:
 
 
 async def generate_activation_code(
-    store: Store, device_name: str, *, now: datetime
+    store: Store, device_name: str, *, now: datetime, via: str = "generate"
 ) -> tuple[str, datetime]:
     """A new activation code for a desk phone, replacing its previous one.
 
     Returns the code (16 digits: show it once, never log it) and when it
     expires (``now`` + Activation Time to Live). The phone must report the
-    device's model when it redeems the code.
+    device's model when it redeems the code. Audited (never the code);
+    ``via`` says what asked for it ("generate", "export").
     """
     # Imported here: `sipoauth.oauth` imports this module (its service reads
     # `activation_key`), so importing it at the top would run that import while
@@ -143,6 +145,13 @@ async def generate_activation_code(
             await store.activation_codes.put(record)
         except AlreadyExists:
             continue  # another phone's pending code (1 in 10^16): draw again
+        await audit(
+            store,
+            "generate-activation-code",
+            "device",
+            device.name,
+            {"expires_at": expires_at.isoformat(), "via": via},
+        )
         return code, expires_at
     raise InvalidValue("could not draw an unused activation code; try again")
 
@@ -152,6 +161,7 @@ async def release_activation_code(store: Store, device_name: str) -> None:
     device = await _desk_phone(store, device_name)
     if not await store.activation_codes.release(device.name):
         raise NotFound(f"device {device.name} has no activation code")
+    await audit(store, "release-activation-code", "device", device.name)
 
 
 async def list_activation_codes(store: Store, *, now: datetime) -> list[ActivationCodeInfo]:

@@ -301,14 +301,7 @@ async def export_activation_codes_csv(
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     for device in targets:
-        code, expires_at = await generate_activation_code(store, device.name, now=now)
-        await audit(
-            store,
-            "generate-activation-code",
-            DEVICE_OBJECT,
-            device.name,
-            {"expires_at": expires_at.isoformat(), "via": "export"},
-        )
+        code, expires_at = await generate_activation_code(store, device.name, now=now, via="export")
         writer.writerow(
             [
                 device.name,

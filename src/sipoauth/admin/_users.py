@@ -26,6 +26,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sipoauth.store import AlreadyExists, GrantRecord, Store, User, UserRecord
 from sipoauth.store import NotFound as StoreNotFound
 
+from ._audit import audit
 from ._errors import Conflict, InvalidValue, NotFound
 
 __all__ = [
@@ -47,6 +48,8 @@ PASSWORD_MIN_LENGTH: Final = 8
 """Characters of an end user's password at least."""
 PASSWORD_MAX_LENGTH: Final = 128
 """Characters of an end user's password at most (bounds the work of one sign-in)."""
+USER_OBJECT: Final = "user"
+"""Object type of end users in the audit log."""
 GRANTS_CHANNEL: Final = "grants"
 """Notification channel of revoked grants, payload the sid (the node listens on it)."""
 
@@ -108,18 +111,28 @@ async def add_user(
         user_id=user_id, display_name=display_name, password_hash=password_hash, active=active
     )
     try:
-        return await store.users.add(user)
+        record = await store.users.add(user)
     except AlreadyExists:  # added by someone else in between
         raise Conflict(f"user {user_id} exists already") from None
+    await audit(
+        store,
+        "add",
+        USER_OBJECT,
+        user_id,
+        {"display_name": display_name, "active": active, "can_sign_in": password is not None},
+    )
+    return record
 
 
 async def set_user_password(store: Store, user_id: str, password: str) -> UserRecord:
     """Replace the user's password (their grants stay: revoke them separately)."""
     _check_password(password)
     try:
-        return await store.users.set_password(user_id, await _hash(password))
+        record = await store.users.set_password(user_id, await _hash(password))
     except StoreNotFound:
         raise NotFound(f"user {user_id} does not exist") from None
+    await audit(store, "set-password", USER_OBJECT, user_id)
+    return record
 
 
 async def _revoke_grants(store: Store, user_id: str, now: datetime) -> list[GrantRecord]:
@@ -141,7 +154,15 @@ async def set_user_active(
     except StoreNotFound:
         raise NotFound(f"user {user_id} does not exist") from None
     # Disabled first, then revoked: a sign-in between the two is refused.
-    return [] if active else await _revoke_grants(store, user_id, now)
+    revoked = [] if active else await _revoke_grants(store, user_id, now)
+    await audit(
+        store,
+        "activate" if active else "deactivate",
+        USER_OBJECT,
+        user_id,
+        {"grants_revoked": len(revoked)},
+    )
+    return revoked
 
 
 async def delete_user(store: Store, user_id: str, *, now: datetime) -> list[GrantRecord]:
@@ -149,6 +170,7 @@ async def delete_user(store: Store, user_id: str, *, now: datetime) -> list[Gran
     (returned). Desk phones they own stay, without an owner's grant."""
     revoked = await set_user_active(store, user_id, False, now=now)
     await store.users.delete(user_id)
+    await audit(store, "delete", USER_OBJECT, user_id, {"grants_revoked": len(revoked)})
     return revoked
 
 
