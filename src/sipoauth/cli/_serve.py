@@ -170,7 +170,11 @@ async def _serve(
             for x in listeners:
                 typer.echo(f"  {x.service:<18} {x.name:<34} {x.protocol:<5} {x.host}:{x.port}")
             if not node.directory.oauth_mode:
-                typer.echo("  (enable with: sipoauth utils sipOAuth-mode enable)")
+                typer.echo(
+                    "  (enable: sipoauth license register --virtual-account NAME "
+                    "--allow-export-controlled; sipoauth utils sipOAuth-mode enable; "
+                    'sipoauth utils service restart "Cisco CallManager")'
+                )
             if node.authz is not None:
                 issuer = node.authz.endpoints.issuer
                 meta = f"{issuer}/.well-known/oauth-authorization-server"
