@@ -26,6 +26,7 @@ from sipoauth.admin import _settings as keys_
 from sipoauth.oauth import AccessTokenVerifier, AuthorizationService, Peer
 from sipoauth.pki import EdgeEntry, NodePki
 from sipoauth.registrar import (
+    Binding,
     CoreResult,
     DeviceInfo,
     DirectorySnapshot,
@@ -43,6 +44,7 @@ from ._keys import token_context
 from ._logging import configure_logging
 from ._memory import release_free_memory
 from ._mirror import BindingMirror
+from ._resets import watch_resets
 from ._services import (
     MRA_PORT,
     OAUTH_PORT,
@@ -216,6 +218,12 @@ class Node:
                 asyncio.create_task(self.mirror.run(self.config.mirror_interval), name="mirror"),
                 asyncio.create_task(self._watch_config(), name="config-watch"),
                 asyncio.create_task(self._watch_grants(), name="grant-watch"),
+                asyncio.create_task(
+                    watch_resets(
+                        self.store, self._bindings, self.flows, hostname=self.config.hostname
+                    ),
+                    name="reset-watch",
+                ),
                 asyncio.create_task(self._purge_loop(), name="oauth-purge"),
                 asyncio.create_task(self.control.run(), name="service-control"),
             ]
@@ -352,6 +360,9 @@ class Node:
                     await self.load()
                 except Exception:
                     log.exception("configuration reload failed", change=what)
+
+    def _bindings(self) -> list[Binding]:
+        return [] if self.registrar is None else list(self.registrar.table)
 
     async def _watch_grants(self) -> None:
         """Revocations are pushed to every node and take effect at once (DESIGN Tokens)."""

@@ -16,7 +16,15 @@ import ssl
 import uuid
 from dataclasses import dataclass, field
 
-from sipoauth.sip import FramedMessage, KeepAlivePing, Response, StreamFramer, parse_message
+from sipoauth.sip import (
+    FramedMessage,
+    KeepAlivePing,
+    Request,
+    Response,
+    StreamFramer,
+    build_response,
+    parse_message,
+)
 
 
 @dataclass(slots=True)
@@ -44,6 +52,8 @@ class SipTlsClient:
         # RFC 3261 §8.1.1.7: unique across connections and runs, not just here.
         self._branch_prefix = f"z9hG4bK-sim-{secrets.token_hex(6)}-"
         self.pongs = 0
+        self.requests: list[Request] = []
+        """Requests the node sent down this connection (NOTIFY), in order."""
 
     @classmethod
     async def connect(
@@ -67,6 +77,9 @@ class SipTlsClient:
                     message = parse_message(event.data)
                     if isinstance(message, Response):
                         return message
+                    if isinstance(message, Request):
+                        self.requests.append(message)
+                        await self.send(_ok_for(message))
                     continue
                 if isinstance(event, KeepAlivePing):
                     self.pongs += 1
@@ -82,6 +95,15 @@ class SipTlsClient:
         await self.send(data)
         return await self.receive(timeout)
 
+    async def next_request(self, timeout: float = 10.0) -> Request:
+        """The next request from the node (answered 200 on arrival)."""
+        seen = len(self.requests)
+        async with asyncio.timeout(timeout):
+            while len(self.requests) == seen:
+                with contextlib.suppress(TimeoutError):
+                    await self.receive(timeout=0.2)
+        return self.requests[seen]
+
     def next_branch(self) -> str:
         return f"{self._branch_prefix}{next(self._branches)}"
 
@@ -89,6 +111,11 @@ class SipTlsClient:
         self._writer.close()
         with contextlib.suppress(ConnectionError, ssl.SSLError):
             await self._writer.wait_closed()
+
+
+def _ok_for(request: Request) -> bytes:
+    """A 200 to a request from the node (the phone's answer to NOTIFY)."""
+    return build_response(request, 200, to_tag=secrets.token_hex(4))
 
 
 def register_request(
