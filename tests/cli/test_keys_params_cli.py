@@ -1,7 +1,8 @@
-"""`sipoauth set key regen authz …`, `show key authz …` and `parameters …`, run for real.
+"""`sipoauth set key regen authz …`, `show key authz …` and `parameters …`, in process.
 
-Like test_cli.py: `python -m sipoauth` in subprocesses, one data directory
-initialised per module and copied for each test.
+Like test_system_cli.py: typer's CliRunner on `sipoauth.cli.app`, one data directory
+initialised per module and copied for each test. (File modes, which need `main()`'s
+umask and so a real process, are tested in test_cli.py.)
 """
 
 from __future__ import annotations
@@ -9,25 +10,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner, Result
 
+from sipoauth.cli import app
 from sipoauth.store import Node, RefreshToken, Store, database_url_for
 
-SIPOAUTH = [sys.executable, "-m", "sipoauth"]
 HOST = "cucm-pub.example.com"
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("SIPOAUTH_")} | {
-    "COLUMNS": "200",
-    "NO_COLOR": "1",
-    "PYTHONUNBUFFERED": "1",
-}
+NO_ENV = {
+    name: None
+    for name in ("SIPOAUTH_HOME", "SIPOAUTH_DATABASE_URL", "SIPOAUTH_NODE", "SIPOAUTH_HOSTNAME")
+} | {"COLUMNS": "200", "NO_COLOR": "1"}
 PROMPT = (
     "Regenerating the authz signing key makes every issued token invalid; "
     "all devices must obtain new tokens. Continue? [y/N]"
@@ -35,23 +33,18 @@ PROMPT = (
 KEY_FIELDS = {"purpose", "kid", "algorithm", "created", "hash"}
 
 
-def run(
-    data_dir: Path, *args: str, ok: bool = True, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """`sipoauth --data-dir D --hostname HOST ARGS`, checked for exit status and tracebacks."""
-    result = subprocess.run(
-        [*SIPOAUTH, "--data-dir", str(data_dir), "--hostname", HOST, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=ENV,
-        cwd=data_dir.parent,
-        input=stdin,
-        check=False,
+def run(data_dir: Path, *args: str, ok: bool = True, stdin: str | None = None) -> Result:
+    """`sipoauth --data-dir D --hostname HOST ARGS` in process, with `stdin` as its input;
+    checked for exit status and tracebacks, stdout and stderr kept apart."""
+    result = CliRunner().invoke(
+        app, ["--data-dir", str(data_dir), "--hostname", HOST, *args], env=NO_ENV, input=stdin
     )
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     if ok:
-        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.exit_code == 0, result.output
+    else:
+        assert result.exit_code != 0, result.output
     return result
 
 
@@ -119,7 +112,7 @@ def test_show_key_text_and_json(initialised: Path) -> None:
 
 def test_show_key_refuses_an_unknown_kind(initialised: Path) -> None:
     result = run(initialised, "show", "key", "authz", "mystery", ok=False)
-    assert result.returncode != 0 and "signing" in result.stderr
+    assert result.exit_code != 0 and "signing" in result.stderr
 
 
 def test_regen_declined_changes_nothing(node_dir: Path) -> None:
@@ -127,7 +120,7 @@ def test_regen_declined_changes_nothing(node_dir: Path) -> None:
     before = show(node_dir, "signing")
     for answer in ("n\n", ""):
         result = run(node_dir, "set", "key", "regen", "authz", "signing", ok=False, stdin=answer)
-        assert result.returncode == 1
+        assert result.exit_code == 1
         assert PROMPT in result.stdout
         assert "error: the authz signing key was not changed" in result.stderr
     assert show(node_dir, "signing") == before
@@ -162,7 +155,7 @@ def test_regen_refused_on_a_subscriber_without_asking(node_dir: Path) -> None:
     result = run(
         node_dir, "--node", "cucm-sub1", "set", "key", "regen", "authz", "signing", ok=False
     )
-    assert result.returncode == 1
+    assert result.exit_code == 1
     assert "Continue?" not in result.stdout
     assert result.stderr.strip() == (
         "error: set key regen authz signing can only be run on the publisher; "
@@ -206,7 +199,7 @@ def test_parameters_set_and_reset(node_dir: Path) -> None:
     result = run(node_dir, "parameters", "set", name, "30")
     assert result.stdout.strip() == f"{name}: 30"
     refused = run(node_dir, "parameters", "set", name, "1441", ok=False)
-    assert refused.returncode == 1
+    assert refused.exit_code == 1
     assert refused.stderr.strip() == f"error: {name} must be between 1 and 1440"
 
     result = run(node_dir, "parameters", "set", "enterprise.oauth_refresh_token_days", "90")
@@ -228,5 +221,5 @@ def test_parameters_set_and_reset(node_dir: Path) -> None:
     assert values["OAuth with Refresh Login Flow"] is True
 
     unknown = run(node_dir, "parameters", "set", "No Such Thing", "1", ok=False)
-    assert unknown.returncode == 1
+    assert unknown.exit_code == 1
     assert "there is no parameter 'No Such Thing'" in unknown.stderr

@@ -1,7 +1,7 @@
 """`sipoauth profiles|devices|edges|users show|activation-codes export|registrations`,
-run for real (issue 4 points 6, 8-11).
+in process (issue 4 points 6, 8-11).
 
-Like test_users_cli.py: `python -m sipoauth` in subprocesses, one data
+Like test_users_cli.py: typer's CliRunner on `sipoauth.cli.app`, one data
 directory initialised per module and copied for each test. Refusals exit 1
 with the rule in the message and change nothing; changes are audited as the
 OS user through the `cli` interface.
@@ -14,51 +14,46 @@ import base64
 import csv
 import io
 import json
-import os
 import shutil
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner, Result
 
+from sipoauth.cli import app
 from sipoauth.oauth._secrets import hash_activation_code, normalise_activation_code
 from sipoauth.store import MraDomain, Node, Registration, Store, database_url_for
 
-SIPOAUTH = [sys.executable, "-m", "sipoauth"]
 HOST = "cucm-pub.example.com"
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("SIPOAUTH_")} | {
-    "COLUMNS": "200",
-    "NO_COLOR": "1",
-    "PYTHONUNBUFFERED": "1",
-}
+NO_ENV = {
+    name: None
+    for name in ("SIPOAUTH_HOME", "SIPOAUTH_DATABASE_URL", "SIPOAUTH_NODE", "SIPOAUTH_HOSTNAME")
+} | {"COLUMNS": "200", "NO_COLOR": "1"}
 OAUTH_PROFILE = "Universal Device Template - OAuth Security Profile"
 PHONE = "SEP001122334455"
 
 
-def run(data_dir: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    """`sipoauth --data-dir D --hostname HOST ARGS`, checked for exit status and tracebacks."""
-    result = subprocess.run(
-        [*SIPOAUTH, "--data-dir", str(data_dir), "--hostname", HOST, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=ENV,
-        cwd=data_dir.parent,
-        check=False,
+def run(data_dir: Path, *args: str, ok: bool = True) -> Result:
+    """`sipoauth --data-dir D --hostname HOST ARGS` in process, checked for exit status
+    and tracebacks, stdout and stderr kept apart."""
+    result = CliRunner().invoke(
+        app, ["--data-dir", str(data_dir), "--hostname", HOST, *args], env=NO_ENV
     )
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     if ok:
-        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.exit_code == 0, result.output
+    else:
+        assert result.exit_code != 0, result.output
     return result
 
 
 def refused(data_dir: Path, *args: str) -> str:
     """Run a command that must fail with exit status 1; its stderr."""
     result = run(data_dir, *args, ok=False)
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.exit_code == 1, result.output
     return result.stderr
 
 
@@ -219,7 +214,7 @@ def test_devices_import(node_dir: Path, tmp_path: Path) -> None:
         encoding="utf-8",
     )
     failed = run(node_dir, "devices", "import", str(mixed), "--json", ok=False)
-    assert failed.returncode == 1
+    assert failed.exit_code == 1
     report = json.loads(failed.stdout)
     assert (report["added"], report["failed"]) == (1, 2)
     assert [(r["line"], r["device"], r["ok"]) for r in report["rows"]] == [

@@ -1,6 +1,6 @@
-"""`sipoauth users …` and `sipoauth activation-codes …`, run for real.
+"""`sipoauth users …` and `sipoauth activation-codes …`, in process.
 
-Like test_cli.py: `python -m sipoauth` in subprocesses, one data directory
+Like test_system_cli.py: typer's CliRunner on `sipoauth.cli.app`, one data directory
 initialised per module and copied for each test. Passwords go in through a
 file or stdin only, and never come out; an activation code is printed by
 `generate` and by nothing else.
@@ -11,56 +11,48 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
+from typer.testing import CliRunner, Result
 
+from sipoauth.cli import app
 from sipoauth.oauth._secrets import hash_activation_code, normalise_activation_code
 from sipoauth.store import Store, database_url_for
 
-SIPOAUTH = [sys.executable, "-m", "sipoauth"]
 HOST = "cucm-pub.example.com"
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("SIPOAUTH_")} | {
-    "COLUMNS": "200",
-    "NO_COLOR": "1",
-    "PYTHONUNBUFFERED": "1",
-}
+NO_ENV = {
+    name: None
+    for name in ("SIPOAUTH_HOME", "SIPOAUTH_DATABASE_URL", "SIPOAUTH_NODE", "SIPOAUTH_HOSTNAME")
+} | {"COLUMNS": "200", "NO_COLOR": "1"}
 PASSWORD = "correct horse battery"
 PHONE = "SEP001122334455"
 
 
-def run(
-    data_dir: Path, *args: str, ok: bool = True, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """`sipoauth --data-dir D --hostname HOST ARGS`, checked for exit status and tracebacks."""
-    result = subprocess.run(
-        [*SIPOAUTH, "--data-dir", str(data_dir), "--hostname", HOST, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=ENV,
-        cwd=data_dir.parent,
-        input=stdin,
-        check=False,
+def run(data_dir: Path, *args: str, ok: bool = True, stdin: str | None = None) -> Result:
+    """`sipoauth --data-dir D --hostname HOST ARGS` in process, with `stdin` as its input;
+    checked for exit status and tracebacks, stdout and stderr kept apart."""
+    result = CliRunner().invoke(
+        app, ["--data-dir", str(data_dir), "--hostname", HOST, *args], env=NO_ENV, input=stdin
     )
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     if ok:
-        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.exit_code == 0, result.output
+    else:
+        assert result.exit_code != 0, result.output
     return result
 
 
 def refused(data_dir: Path, *args: str, stdin: str | None = None) -> str:
     """Run a command that must fail with exit status 1; its stderr."""
     result = run(data_dir, *args, ok=False, stdin=stdin)
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.exit_code == 1, result.output
     return result.stderr
 
 
@@ -138,7 +130,7 @@ def test_users_add_refusals(node_dir: Path, tmp_path: Path) -> None:
     assert "cannot read" in missing
     # No password on the command line: an extra argument is a usage error.
     usage = run(node_dir, "users", "add", "dave", PASSWORD, ok=False)
-    assert usage.returncode == 2
+    assert usage.exit_code == 2
     assert [u.user_id for u in in_store(node_dir, lambda store: store.users.list())] == ["alice"]
 
 
