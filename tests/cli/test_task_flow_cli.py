@@ -93,10 +93,19 @@ async def onboard_and_register(node: Served, code: str, oauth_port: int) -> tupl
     )  # fmt: skip
     try:
         ident = PhoneIdentity(device=PHONE, line="1001", domain=HOST)
-        request = register_request(
-            ident, call_id=str(uuid.uuid4()), cseq=1, branch=client.next_branch(), token=token
-        )
-        reply = await client.request(request)
+        call_id = str(uuid.uuid4())
+        # The node learns of the phone added a moment ago from the store's change
+        # notifications (on SQLite a poll, ~1 s): until then it answers 403 with
+        # Retry-After, and the phone tries again, as a real one would.
+        deadline = time.monotonic() + 15
+        for cseq in range(1, 1000):
+            request = register_request(
+                ident, call_id=call_id, cseq=cseq, branch=client.next_branch(), token=token
+            )
+            reply = await client.request(request)
+            if reply.status != 403 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.3)
     finally:
         await client.close()
     return answer.status_code, reply.status
