@@ -206,3 +206,16 @@ async def test_similar_but_not_phone_shaped_ids_are_fine(store: Store) -> None:
     await admin.add_user(store, "SEP00AABBCCDDEEF", password="long enough")
     await admin.add_user(store, "sepp.maier", password="long enough")
     assert {u.user_id for u in await store.users.list()} >= {"SEP00AABBCCDDEEF", "sepp.maier"}
+
+
+async def test_verify_admin_password(store: Store, verified: list[str]) -> None:
+    """The web service's HTTP Basic check (moved from the node into admin/): an
+    active administrator with the right password; one argon2 check whatever the
+    outcome (a dummy hash for an unknown or inactive administrator)."""
+    await store.admins.create("ops", PasswordHasher().hash(PASSWORD))
+    assert await admin.verify_admin_password(store, "ops", PASSWORD) is True
+    assert await admin.verify_admin_password(store, "ops", "wrong") is False
+    assert await admin.verify_admin_password(store, "nobody", PASSWORD) is False
+    await store.admins.set_active("ops", False)
+    assert await admin.verify_admin_password(store, "ops", PASSWORD) is False
+    assert len(verified) == 4

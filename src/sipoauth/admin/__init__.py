@@ -150,6 +150,7 @@ from ._users import (
     list_users,
     set_user_active,
     set_user_password,
+    verify_admin_password,
     verify_user_password,
 )
 
@@ -286,6 +287,7 @@ __all__ = [
     "upload_tomcat",
     "upload_trust",
     "user_devices",
+    "verify_admin_password",
     "verify_user_password",
     "wait_for_command",
 ]

@@ -39,6 +39,7 @@ __all__ = [
     "list_users",
     "set_user_active",
     "set_user_password",
+    "verify_admin_password",
     "verify_user_password",
 ]
 
@@ -184,6 +185,17 @@ def _verify(stored: str, password: str) -> bool:
         return _hasher().verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def verify_admin_password(store: Store, username: str, password: str) -> bool:
+    """Whether ``username`` is an active administrator whose password is
+    ``password`` (HTTP Basic of the web service). As for end users: one argon2
+    verification always, off the event loop, against a dummy hash when there is
+    no such administrator, so the answer takes as long either way."""
+    record = await store.admins.get(username)
+    stored = record.password_hash if record is not None and record.active else None
+    matches = await asyncio.to_thread(_verify, stored or _dummy_hash(), password)
+    return matches and stored is not None
 
 
 async def verify_user_password(store: Store, user_id: str, password: str) -> UserRecord | None:

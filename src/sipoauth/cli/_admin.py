@@ -8,7 +8,6 @@ acts already.
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from sipoauth import admin
 from sipoauth.store import DeviceRecord, Store
 
 from ._context import emit_table, fail, get_context, run, with_store
-from ._system import show_mode_status
+from ._system import os_user, show_mode_status
 
 utils_app = typer.Typer(help="Utilities, as on the reference command line.", no_args_is_help=True)
 mode_app = typer.Typer(help="SIP OAuth mode of the cluster (R7).", no_args_is_help=True)
@@ -62,18 +61,11 @@ MraDomainOpt = Annotated[
 ]
 
 
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no name for this uid (containers)
-        return "unknown"
-
-
 def _admin_call(ctx: typer.Context, action: Any) -> Any:
     cli = get_context(ctx)
     actor = admin.current_actor()
     if actor == admin.Actor("system", "system"):
-        actor = admin.Actor(_os_user(), "cli")
+        actor = admin.Actor(os_user(), "cli")
     try:
         with admin.acting_as(actor):
             return run(lambda: with_store(cli, action))

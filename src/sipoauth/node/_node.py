@@ -19,9 +19,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
+from sipoauth import admin
 from sipoauth.admin import _settings as keys_
 from sipoauth.oauth import AccessTokenVerifier, AuthorizationService, Peer
 from sipoauth.pki import EdgeEntry, NodePki
@@ -68,7 +67,6 @@ TRIM_AFTER_HANDSHAKES = 256
 """Return freed memory to the OS after this many new connections."""
 CALLMANAGER_TRUST = "callmanager-trust"
 """Trust store of phone manufacturer certificates (MICs)."""
-_DUMMY_HASH = PasswordHasher().hash("not a password of anyone")
 
 
 class Node:
@@ -287,16 +285,7 @@ class Node:
         throttle = self._authz().throttle
         if throttle.wait("signin", peer.address, f"admin:{username}") is not None:
             return False
-        record = await self.store.admins.get(username)
-        stored = record.password_hash if record is not None and record.active else _DUMMY_HASH
-
-        def verify() -> bool:
-            try:
-                return PasswordHasher().verify(stored, password)
-            except (VerificationError, InvalidHashError):
-                return False
-
-        ok = await asyncio.to_thread(verify) and record is not None and record.active
+        ok = await admin.verify_admin_password(self.store, username, password)
         if not ok:
             throttle.failed("signin", peer.address, f"admin:{username}")
         return ok
