@@ -24,6 +24,7 @@ from ._errors import (
     StoreUnavailable,
 )
 from ._grants import GrantRecord, GrantsRepository
+from ._groups import CallManagerGroup, CallManagerGroupRecord, CallManagerGroupsRepository
 from ._keys import Key, KeyRecord, KeysRepository
 from ._migrate import alembic_config, head_revision
 from ._mra import MraDomain, MraDomainRecord, MraDomainsRepository
@@ -82,6 +83,9 @@ __all__ = [
     "AuthorizationCode",
     "AuthorizationCodeRecord",
     "AuthorizationCodesRepository",
+    "CallManagerGroup",
+    "CallManagerGroupRecord",
+    "CallManagerGroupsRepository",
     "CheckViolation",
     "Clock",
     "CommandStatus",

@@ -55,6 +55,9 @@ class Device:
     """Bumped by Apply Config / Reset: the device fetches its file again."""
     reset_required: bool = False
     """A change (e.g. of its security profile) waits for a reset of the device (R9)."""
+    callmanager_group: str | None = None
+    """The CallManager group its config file lists (must exist); None: the
+    Default group, every server of the cluster, publisher first."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,6 +25,13 @@ class Edge:
     """Subject names / SANs of the edge's certificate that are accepted."""
     domain: str | None = None
     """The edge's domain, when it differs from this server's."""
+    public_host: str | None = None
+    """Host name or address phones outside reach the edge at (Mobile and
+    Remote Access config files); None: ``address``."""
+    public_sip_port: int = 5061
+    """SIP TLS port of the edge for phones outside."""
+    public_web_port: int = 8443
+    """HTTPS port of the edge for phones outside (config files, OAuth)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +50,9 @@ def _record(row: m.Edge) -> EdgeRecord:
         description=row.description,
         x509_names=tuple(row.x509_names),
         domain=row.domain,
+        public_host=row.public_host,
+        public_sip_port=row.public_sip_port,
+        public_web_port=row.public_web_port,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -54,6 +64,9 @@ def _values(edge: Edge) -> dict[str, object]:
         "description": edge.description,
         "x509_names": list(edge.x509_names),
         "domain": edge.domain,
+        "public_host": edge.public_host,
+        "public_sip_port": edge.public_sip_port,
+        "public_web_port": edge.public_web_port,
     }
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -173,6 +174,7 @@ class Device(Base):
         CheckConstraint(_one_of("device_type", DEVICE_TYPES), name="device_type"),
         Index("ix_devices_profile_name", "profile_name"),
         Index("ix_devices_owner_user_id", "owner_user_id"),
+        Index("ix_devices_callmanager_group", "callmanager_group"),
     )
 
     name: Mapped[str] = mapped_column(NAME, primary_key=True)
@@ -194,6 +196,12 @@ class Device(Base):
     reset_required: Mapped[bool] = mapped_column(Boolean, server_default=false())
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Revision 0004. NULL: the Default group (every server, publisher first).
+    # A group in use cannot be deleted (NO ACTION: SQLite adds a foreign key to
+    # an existing table only inline, where it reflects no ON DELETE / UPDATE).
+    callmanager_group: Mapped[str | None] = mapped_column(
+        String(128), ForeignKey("callmanager_groups.name")
+    )
 
     lines: Mapped[list[Line]] = relationship(
         order_by="Line.position",
@@ -231,6 +239,54 @@ class Edge(Base):
     domain: Mapped[str | None] = mapped_column(LONG_NAME)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Revision 0004: where phones outside reach the edge (MRA config files).
+    # NULL host: ``address``. Server defaults so that existing rows migrate.
+    public_host: Mapped[str | None] = mapped_column(LONG_NAME)
+    public_sip_port: Mapped[int] = mapped_column(Integer, server_default="5061")
+    public_web_port: Mapped[int] = mapped_column(Integer, server_default="8443")
+
+
+class CallManagerGroup(Base):
+    """A CallManager group: the ordered servers a device registers to (failover)."""
+
+    __tablename__ = "callmanager_groups"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    description: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    members: Mapped[list[CallManagerGroupMember]] = relationship(
+        order_by="CallManagerGroupMember.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        passive_updates=True,
+        lazy="selectin",
+    )
+
+
+class CallManagerGroupMember(Base):
+    """A server of a CallManager group at a position (0 = tried first).
+
+    A deleted server leaves its groups (CASCADE); the positions of the others
+    keep their order, with a gap.
+    """
+
+    __tablename__ = "callmanager_group_members"
+    __table_args__ = (
+        CheckConstraint("position >= 0", name="position"),
+        UniqueConstraint("group_name", "node_name"),
+    )
+
+    group_name: Mapped[str] = mapped_column(
+        String(128),
+        ForeignKey("callmanager_groups.name", onupdate="CASCADE", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    node_name: Mapped[str] = mapped_column(
+        NAME, ForeignKey("nodes.name", onupdate="CASCADE", ondelete="CASCADE")
+    )
 
 
 class Grant(Base):

@@ -24,6 +24,7 @@ from ._devices import DevicesRepository
 from ._edges import EdgesRepository
 from ._errors import translate
 from ._grants import GrantsRepository
+from ._groups import CallManagerGroupsRepository
 from ._keys import KeysRepository
 from ._mra import MraDomainsRepository
 from ._nodes import NodesRepository
@@ -106,6 +107,8 @@ class Store:
     """Start / stop / restart commands for the nodes' services."""
     admin_tokens: AdminTokensRepository
     """REST API bearer tokens (hashes)."""
+    callmanager_groups: CallManagerGroupsRepository
+    """CallManager groups: the ordered servers of a device's config file."""
 
     def __init__(
         self, url: URL, engine: AsyncEngine, *, clock: Clock, options: StoreOptions
@@ -146,6 +149,7 @@ class Store:
         self.node_services = NodeServicesRepository(ctx)
         self.service_commands = ServiceCommandsRepository(ctx)
         self.admin_tokens = AdminTokensRepository(ctx)
+        self.callmanager_groups = CallManagerGroupsRepository(ctx)
         self._notifier: Notifier
         if dialect == "postgresql":
             conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
