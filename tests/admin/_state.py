@@ -8,8 +8,8 @@ from sipoauth.store import Store
 
 
 async def snapshot(store: Store) -> dict[str, Any]:
-    """Everything the rules of servers, licensing, mode, certificates and MRA
-    domains write: compare before and after a refusal."""
+    """Everything the rules of servers, licensing, mode, certificates, MRA
+    domains and CallManager groups write: compare before and after a refusal."""
     return {
         "settings": await store.settings.get_many(),
         "nodes": await store.nodes.list(),
@@ -19,6 +19,7 @@ async def snapshot(store: Store) -> dict[str, Any]:
             for name in ("tomcat-trust", "phone-edge-trust", "callmanager-trust")
         },
         "mra_domains": await store.mra_domains.list(),
+        "callmanager_groups": await store.callmanager_groups.list(),
         "devices": await store.devices.list(),
         "audit": await store.audit.list(limit=10_000),
     }

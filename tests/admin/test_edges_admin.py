@@ -160,3 +160,66 @@ async def test_a_pushed_certificate_must_be_readable_and_name_a_host(store: Stor
         )
     assert await _edges(store) == []
     assert await admin.list_audit(store) == []
+
+
+# -- where phones outside reach the edge (MRA config files) ------------------------------
+
+
+async def test_public_host_and_ports(store: Store) -> None:
+    plain = await admin.add_edge(store, address=EDGE)
+    assert (plain.public_host, plain.public_sip_port, plain.public_web_port) == (None, 5061, 8443)
+    added = await admin.add_edge(
+        store,
+        address="10.0.0.5",
+        public_host="ExpE.Example.COM.",
+        public_sip_port=5062,
+        public_web_port=443,
+    )
+    assert (added.public_host, added.public_sip_port, added.public_web_port) == (
+        "expe.example.com",
+        5062,
+        443,
+    )
+    row = (await admin.list_audit(store, object_id="10.0.0.5"))[0]
+    assert (row.detail["public_host"], row.detail["public_sip_port"]) == ("expe.example.com", 5062)
+    moved = await admin.update_edge(store, "10.0.0.5", public_host="203.0.113.7", public_web_port=1)
+    assert (moved.public_host, moved.public_sip_port, moved.public_web_port) == (
+        "203.0.113.7",
+        5062,
+        1,
+    )
+    row = (await admin.list_audit(store, object_id="10.0.0.5"))[0]
+    assert row.detail == {
+        "public_host": {"old": "expe.example.com", "new": "203.0.113.7"},
+        "public_web_port": {"old": 443, "new": 1},
+    }
+    cleared = await admin.update_edge(store, "10.0.0.5", public_host="", public_sip_port=65535)
+    assert (cleared.public_host, cleared.public_sip_port) == (None, 65535)
+    # An edge pushing its certificate leaves the public address as it was.
+    again = await admin.record_edge_certificate(
+        store, address="10.0.0.5", cert_der=_cert("expc.example.com", ["expc.example.com"])
+    )
+    assert (again.public_host, again.public_sip_port, again.public_web_port) == (None, 65535, 1)
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"public_host": "not a host!"}, "is not an IP address"),
+        ({"public_sip_port": 0}, "public SIP port 0 is out of range: 1-65535"),
+        ({"public_web_port": 65536}, "public HTTPS port 65536 is out of range"),
+        ({"public_sip_port": True}, "public SIP port must be a whole number"),
+        ({"public_web_port": "443"}, "public HTTPS port must be a whole number"),
+    ],
+)
+async def test_public_refusals_change_nothing(
+    store: Store, changes: dict[str, object], match: str
+) -> None:
+    await admin.add_edge(store, address=EDGE)
+    before = await _edges(store)
+    with pytest.raises(admin.InvalidValue, match=match):
+        await admin.update_edge(store, EDGE, **changes)  # type: ignore[arg-type]
+    with pytest.raises(admin.InvalidValue, match=match):
+        await admin.add_edge(store, address="198.51.100.1", **changes)  # type: ignore[arg-type]
+    assert await _edges(store) == before
+    assert len(await admin.list_audit(store)) == 1

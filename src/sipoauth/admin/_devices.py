@@ -7,7 +7,9 @@ Rules enforced here, once, for every adapter (CLI, REST, pages):
   desk phones, `CSF`/`BOT`/`TCT`/`TAB` + a user-ish name for soft clients;
 - a phone uses a profile of its own model or a Universal Device Template one;
 - activation-code fields (R12.1) are for desk phones only, and the MRA service
-  domain named must exist.
+  domain named must exist;
+- the CallManager group named must exist (None, or ``Default`` when typed,
+  is the Default group: every server, the publisher first).
 
 `add_device` and `delete_device` live here; changing, finding and resetting
 phones in ``_phones``; both use the checks of this module.
@@ -33,6 +35,7 @@ from sipoauth.store import (
 
 from ._audit import audit
 from ._errors import Conflict, InvalidValue, NotFound
+from ._groups import check_group_name, device_group
 
 SOFT_CLIENT_TYPES: Final = ("CSF", "BOT", "TCT", "TAB")
 """R1.1 soft clients: desktop (CSF), Android (BOT), iPhone (TCT), tablet (TAB)."""
@@ -192,8 +195,8 @@ def check_description(description: str) -> str:
 async def check_device(store: Store, device: Device, *, check_owner: bool) -> None:
     """The rules on a whole device record that need the store: its profile
     exists and fits (R1.1, R1.2), the activation fields (R12.1), the MRA
-    service domain exists, and — with ``check_owner`` — the owner is an
-    existing end user."""
+    service domain and the CallManager group exist, and — with
+    ``check_owner`` — the owner is an existing end user."""
     profile: SecurityProfileRecord | None = await store.profiles.get(device.profile_name)
     if profile is None:
         raise NotFound(f"profile: security profile {device.profile_name!r} does not exist")
@@ -212,6 +215,8 @@ async def check_device(store: Store, device: Device, *, check_owner: bool) -> No
             raise NotFound(
                 f"Activation Code MRA Service Domain {device.mra_service_domain!r} does not exist"
             )
+    if device.callmanager_group is not None:
+        await check_group_name(store, device.callmanager_group)
     if check_owner and device.owner_user_id is not None:
         await check_owner_exists(store, device.owner_user_id)
 
@@ -234,6 +239,7 @@ def device_detail(device: Device, lines: Sequence[Line]) -> dict[str, JsonValue]
         "requires_activation": device.requires_activation_code,
         "allow_activation_via_mra": device.allow_activation_via_mra,
         "mra_service_domain": device.mra_service_domain,
+        "callmanager_group": device.callmanager_group,
     }
 
 
@@ -249,9 +255,11 @@ def prepare_device(
     requires_activation_code: bool = False,
     allow_activation_via_mra: bool = False,
     mra_service_domain: str | None = None,
+    callmanager_group: str | None = None,
 ) -> tuple[Device, list[Line]]:
     """A new device and its lines from what the operator typed, after the
-    rules that need no store (name, model, lines, description)."""
+    rules that need no store (name, model, lines, description). A
+    ``callmanager_group`` of ``Default`` (any case) is None."""
     device_type = device_type_of(name)
     name = canonical_name(name)
     device = Device(
@@ -265,6 +273,7 @@ def prepare_device(
         requires_activation_code=requires_activation_code,
         allow_activation_via_mra=allow_activation_via_mra,
         mra_service_domain=mra_service_domain,
+        callmanager_group=device_group(callmanager_group),
     )
     return device, check_lines(lines)
 
@@ -298,8 +307,10 @@ async def add_device(
     requires_activation_code: bool = False,
     allow_activation_via_mra: bool = False,
     mra_service_domain: str | None = None,
+    callmanager_group: str | None = None,
 ) -> DeviceRecord:
-    """Add a device with its lines (R1, R9, R12.1).
+    """Add a device with its lines (R1, R9, R12.1), in CallManager group
+    ``callmanager_group`` (None or ``Default``: the Default group).
 
     The owner is not checked here (a phone may be added before its user;
     ``update_device`` and the CSV import do check it).
@@ -315,6 +326,7 @@ async def add_device(
         requires_activation_code=requires_activation_code,
         allow_activation_via_mra=allow_activation_via_mra,
         mra_service_domain=mra_service_domain,
+        callmanager_group=callmanager_group,
     )
     record = await insert_device(store, device, line_list, check_owner=False)
     await store.notify(CONFIG_CHANNEL, f"device {device.name}")

@@ -1,16 +1,21 @@
 """Edge (Expressway-C) entries (R6): who may connect to the SIP MRA port.
 
 An entry is an address (IP, host name or FQDN), a description, the X.509
-subject names / SANs accepted from the edge's certificate, and the edge's
-domain when it differs from ours. The operator adds and edits entries; an
-edge, authenticated by mutual TLS, may also push its own certificate's names
-(``record_edge_certificate``): those names are read from the certificate it
-presented, never taken from what it says. Every change is audited (object
-type ``edge``) and announced on the ``config`` channel.
+subject names / SANs accepted from the edge's certificate, the edge's
+domain when it differs from ours, and where phones outside reach it through
+Mobile and Remote Access (their config files list it): a public host (IP or
+host name; none: the address) and public SIP and HTTPS ports (1-65535).
+The operator adds and edits entries; an edge, authenticated by mutual TLS,
+may also push its own certificate's names (``record_edge_certificate``):
+those names are read from the certificate it presented, never taken from
+what it says (its public address and ports stay as the operator set them).
+Every change is audited (object type ``edge``) and announced on the
+``config`` channel.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from collections.abc import Sequence
@@ -26,6 +31,8 @@ from ._errors import Conflict, InvalidValue, NotFound
 __all__ = [
     "EDGE_DESCRIPTION_MAX_LENGTH",
     "EDGE_NAMES_MAX",
+    "EDGE_PORT_MAX",
+    "EDGE_PORT_MIN",
     "add_edge",
     "delete_edge",
     "find_edges",
@@ -37,6 +44,10 @@ EDGE_DESCRIPTION_MAX_LENGTH: Final = 512
 """Characters of an edge entry's description at most."""
 EDGE_NAMES_MAX: Final = 100
 """X.509 subject names / SANs of one entry at most."""
+EDGE_PORT_MIN: Final = 1
+EDGE_PORT_MAX: Final = 65535
+"""An edge's public ports: any TCP port (the edge is not ours to constrain)."""
+_PORT_LABELS: Final = {"public_sip_port": "public SIP port", "public_web_port": "public HTTPS port"}
 _OBJECT: Final = "edge"
 _CHANNEL: Final = "config"
 
@@ -84,11 +95,24 @@ def _check_names(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def _check_port(field: str, port: int) -> int:
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise InvalidValue(f"{_PORT_LABELS[field]} must be a whole number")
+    if not EDGE_PORT_MIN <= port <= EDGE_PORT_MAX:
+        raise InvalidValue(
+            f"{_PORT_LABELS[field]} {port} is out of range: {EDGE_PORT_MIN}-{EDGE_PORT_MAX}"
+        )
+    return port
+
+
 def _detail(edge: Edge) -> dict[str, JsonValue]:
     return {
         "description": edge.description,
         "x509_names": list(edge.x509_names),
         "domain": edge.domain,
+        "public_host": edge.public_host,
+        "public_sip_port": edge.public_sip_port,
+        "public_web_port": edge.public_web_port,
     }
 
 
@@ -99,16 +123,31 @@ async def add_edge(
     x509_names: Sequence[str] = (),
     description: str = "",
     domain: str | None = None,
+    public_host: str | None = None,
+    public_sip_port: int = 5061,
+    public_web_port: int = 8443,
 ) -> EdgeRecord:
-    """Add an edge entry; its certificate must name `address` or one of `x509_names`."""
+    """Add an edge entry; its certificate must name `address` or one of `x509_names`.
+
+    Phones outside reach it at `public_host` (None: `address`) on
+    `public_sip_port` (SIP over TLS) and `public_web_port` (HTTPS).
+    """
     address = _check_address(address)
     names = _check_names(x509_names)
     description = _check_description(description)
     if domain is not None:
         domain = _check_address(domain)
+    edge = Edge(
+        address=address,
+        description=description,
+        x509_names=names,
+        domain=domain,
+        public_host=None if public_host is None else _check_address(public_host),
+        public_sip_port=_check_port("public_sip_port", public_sip_port),
+        public_web_port=_check_port("public_web_port", public_web_port),
+    )
     if await store.edges.find(address) is not None:
         raise Conflict(f"edge {address} exists already")
-    edge = Edge(address=address, description=description, x509_names=names, domain=domain)
     try:
         record = await store.edges.add(edge)
     except AlreadyExists:  # added by someone else in between
@@ -154,22 +193,29 @@ async def update_edge(
     description: str | None = None,
     x509_names: Sequence[str] | None = None,
     domain: str | None = None,
+    public_host: str | None = None,
+    public_sip_port: int | None = None,
+    public_web_port: int | None = None,
 ) -> EdgeRecord:
     """Change an edge entry; None leaves a field as it is, ``domain=""``
-    removes the domain. ``x509_names`` replaces the whole list."""
+    removes the domain and ``public_host=""`` the public host (phones outside
+    then use the address). ``x509_names`` replaces the whole list."""
     record = await _get(store, address)
-    edge = Edge(
-        address=record.address,
-        description=record.description if description is None else _check_description(description),
-        x509_names=record.x509_names if x509_names is None else _check_names(x509_names),
-        domain=record.domain if domain is None else (_check_address(domain) if domain else None),
-    )
-    if edge == Edge(
-        address=record.address,
-        description=record.description,
-        x509_names=record.x509_names,
-        domain=record.domain,
-    ):
+    base = Edge(**{f.name: getattr(record, f.name) for f in dataclasses.fields(Edge)})
+    changes: dict[str, object] = {}
+    if description is not None:
+        changes["description"] = _check_description(description)
+    if x509_names is not None:
+        changes["x509_names"] = _check_names(x509_names)
+    if domain is not None:
+        changes["domain"] = _check_address(domain) if domain else None
+    if public_host is not None:
+        changes["public_host"] = _check_address(public_host) if public_host else None
+    for field, port in (("public_sip_port", public_sip_port), ("public_web_port", public_web_port)):
+        if port is not None:
+            changes[field] = _check_port(field, port)
+    edge = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+    if edge == base:
         return record
     return await _replace(store, record, edge)
 

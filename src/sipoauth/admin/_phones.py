@@ -32,6 +32,7 @@ from ._devices import (
     device_detail,
 )
 from ._errors import InvalidValue, NotFound
+from ._groups import device_group
 
 __all__ = [
     "DEVICES_CHANNEL",
@@ -82,11 +83,14 @@ async def update_device(
     requires_activation_code: bool | _Unset = UNSET,
     allow_activation_via_mra: bool | _Unset = UNSET,
     mra_service_domain: str | _Unset | None = UNSET,
+    callmanager_group: str | _Unset | None = UNSET,
 ) -> DeviceRecord:
     """Change a phone; fields not given stay as they are.
 
     ``owner`` must be an existing end user, or None (no owner);
-    ``mra_service_domain`` an existing MRA service domain, or None. The whole
+    ``mra_service_domain`` an existing MRA service domain, or None;
+    ``callmanager_group`` an existing CallManager group, or None (or
+    ``Default``, any case) for the Default group. The whole
     record is then checked as ``add_device`` checks a new one, and nothing is
     written when a rule refuses it. Any change but the description marks the
     phone ``reset_required``.
@@ -112,6 +116,8 @@ async def update_device(
             changes[field] = flag
     if not isinstance(mra_service_domain, _Unset):
         changes["mra_service_domain"] = mra_service_domain
+    if not isinstance(callmanager_group, _Unset):
+        changes["callmanager_group"] = device_group(callmanager_group)
     new_lines = None if isinstance(lines, _Unset) else check_lines(lines)
     device = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
     lines_changed = new_lines is not None and tuple(new_lines) != current.lines

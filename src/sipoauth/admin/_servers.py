@@ -205,13 +205,21 @@ async def set_server_ports(store: Store, name: str, **ports: int) -> NodeRecord:
 
 
 async def delete_server(store: Store, name: str, *, node_name: str) -> None:
-    """Remove a subscriber. Refused for the publisher and for `node_name`, the
-    server the command runs on (it would lose its own configuration)."""
+    """Remove a subscriber. Refused for the publisher, for `node_name`, the
+    server the command runs on (it would lose its own configuration), and for
+    a server of a CallManager group (its phones' failover list would change
+    under them; take it out of the group first)."""
     node = await get_server(store, name)
     if node.role == "publisher":
         raise Conflict(f"server {node.name!r} is the publisher and cannot be deleted")
     if node.name == node_name:
         raise Conflict(f"server {node.name!r} is the server this command runs on")
+    groups = [g.name for g in await store.callmanager_groups.list() if node.name in g.nodes]
+    if groups:
+        raise Conflict(
+            f"server {node.name!r} is in CallManager group(s) {', '.join(groups)}: "
+            "take it out of them first"
+        )
     await store.nodes.delete(node.name)
     await audit(store, "delete", _OBJECT, node.name, {"host": node.host, "role": node.role})
     await store.notify("config", f"server {node.name} deleted")
