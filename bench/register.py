@@ -89,6 +89,8 @@ async def prepare(data_dir: Path, devices: int, port: int, mra_port: int, web_po
                 oauth_port=port,
                 mra_port=mra_port,
                 web_port=web_port,
+                tftp_port=free_port(),
+                tftp_secure_port=free_port(),
             )
         )
         await admin.register_license(

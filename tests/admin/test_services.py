@@ -1,5 +1,5 @@
 """Service control at the service layer, without a node (R8, issue 4 point 3): names,
-the listing (TFTP listed as not built), commands queued and notified, waiting for
+the listing, commands queued and notified, waiting for
 the node's answer or a timeout, the operator's report, open ports, the audit."""
 
 from __future__ import annotations
@@ -64,16 +64,16 @@ def test_unknown_service_names_the_choices() -> None:
 
 
 async def test_list_before_any_node_reported(store: Store) -> None:
-    """Every node lists all three services; TFTP is stopped, not built in this release."""
+    """Every node lists all three services, in state "unknown" until it reports."""
     await _cluster(store)
     listed = await admin.list_services(store)
     assert [(s.node, s.service, s.state, s.message) for s in listed] == [
         (PUB, "Cisco CallManager", "unknown", ""),
         (PUB, "Cisco Tomcat", "unknown", ""),
-        (PUB, "Cisco TFTP", "stopped", "not built in this release"),
+        (PUB, "Cisco TFTP", "unknown", ""),
         (SUB, "Cisco CallManager", "unknown", ""),
         (SUB, "Cisco Tomcat", "unknown", ""),
-        (SUB, "Cisco TFTP", "stopped", "not built in this release"),
+        (SUB, "Cisco TFTP", "unknown", ""),
     ]
     assert all(s.ports == {} and s.started_at is None for s in listed)
 
@@ -88,7 +88,7 @@ async def test_list_running_services_with_ports_mode_and_restart_pending(store: 
     assert cm.started_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert (tomcat.state, tomcat.ports, tomcat.sip_oauth_mode) == ("running", {"web": 8443}, None)
     assert not tomcat.restart_pending
-    assert (tftp.state, tftp.ports) == ("stopped", {})
+    assert (tftp.state, tftp.ports) == ("unknown", {})  # it never reported
     # A stopped service shows no ports, whatever it applied last time.
     await store.node_services.set_state(PUB, "tomcat", "stopped")
     assert (await admin.list_services(store, PUB))[1].ports == {}
@@ -130,16 +130,6 @@ async def test_request_queues_audits_and_notifies(store: Store) -> None:
         ({"action": "reload"}, admin.InvalidValue, "unknown action 'reload': choose one of"),
         ({"requested_by": " "}, admin.InvalidValue, "requested by: 1-128 characters"),
         ({"requested_by": "x" * 129}, admin.InvalidValue, "requested by: 1-128 characters"),
-        (
-            {"service": "Cisco TFTP"},
-            admin.Conflict,
-            "Cisco TFTP is not built in this release: it cannot be restarted",
-        ),
-        (
-            {"service": "Cisco TFTP", "action": "start"},
-            admin.Conflict,
-            "Cisco TFTP is not built in this release: it cannot be started",
-        ),
     ],
 )
 async def test_request_refused_changes_nothing(

@@ -87,6 +87,8 @@ class Served:
     oauth_port: int
     mra_port: int
     web_port: int
+    tftp_port: int
+    tftp_secure_port: int
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -113,6 +115,7 @@ def served(initialised: Path, tmp_path: Path) -> Iterator[Callable[[], Served]]:
     shutil.copytree(initialised, data_dir)
     taken: set[int] = set()
     oauth, mra, web = free_port(taken), free_port(taken), free_port(taken)
+    tftp, tftp_secure = free_port(taken), free_port(taken)
     sipoauth(
         data_dir,
         "servers",
@@ -124,6 +127,10 @@ def served(initialised: Path, tmp_path: Path) -> Iterator[Callable[[], Served]]:
         str(mra),
         "--web-port",
         str(web),
+        "--tftp-port",
+        str(tftp),
+        "--tftp-secure-port",
+        str(tftp_secure),
     )
     started: list[Served] = []
 
@@ -133,7 +140,7 @@ def served(initialised: Path, tmp_path: Path) -> Iterator[Callable[[], Served]]:
         command += ["--hostname", HOST, "serve", "--bind", "127.0.0.1"]
         with out.open("wb") as stdout, (tmp_path / "serve.err").open("wb") as stderr:
             process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=ENV, cwd=tmp_path)
-        node = Served(data_dir, process, oauth, mra, web)
+        node = Served(data_dir, process, oauth, mra, web, tftp, tftp_secure)
         started.append(node)
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while b"Ctrl-C stops the node." not in out.read_bytes():
@@ -148,27 +155,29 @@ def served(initialised: Path, tmp_path: Path) -> Iterator[Callable[[], Served]]:
 
 
 def test_list_and_open_ports_of_a_running_node(served: Callable[[], Served]) -> None:
-    """`utils service list` shows the three services (TFTP stopped: not built);
-    `show open ports` the ports of the running ones, named as on the reference."""
+    """`utils service list` shows the three services; `show open ports` the ports
+    of the running ones, named as on the reference."""
     node = served()
     listed = as_json(node.data_dir, "utils", "service", "list")
     assert [(s["node"], s["service"], s["state"]) for s in listed] == [
         (HOST, CM, "running"),
         (HOST, "Cisco Tomcat", "running"),
-        (HOST, "Cisco TFTP", "stopped"),
+        (HOST, "Cisco TFTP", "running"),
     ]
     assert listed[0]["ports"] == {"oauth": node.oauth_port, "mra": node.mra_port}
     assert listed[1]["ports"] == {"web": node.web_port}
-    assert listed[2]["message"] == "not built in this release"
+    assert listed[2]["ports"] == {"tftp": node.tftp_port, "tftp_secure": node.tftp_secure_port}
     text = sipoauth(node.data_dir, "utils", "service", "list").stdout
-    assert "not built in this release" in text
     assert f"SIP Phone OAuth Port {node.oauth_port}" in text
+    assert f"TFTP HTTPS {node.tftp_secure_port}" in text
 
     ports = as_json(node.data_dir, "show", "open", "ports")
     assert [(p["name"], p["protocol"], p["address"], p["port"]) for p in ports] == [
         ("SIP Phone OAuth Port", "TLS", "127.0.0.1", node.oauth_port),
         ("SIP Mobile and Remote Access Port", "mTLS", "127.0.0.1", node.mra_port),
         ("HTTPS", "HTTPS", "127.0.0.1", node.web_port),
+        ("TFTP HTTP", "HTTP", "127.0.0.1", node.tftp_port),
+        ("TFTP HTTPS", "HTTPS", "127.0.0.1", node.tftp_secure_port),
     ]
     text = sipoauth(node.data_dir, "show", "open", "ports", "--node", HOST).stdout
     assert f"SIP Mobile and Remote Access Port  mTLS      127.0.0.1  {node.mra_port}" in text
@@ -216,6 +225,8 @@ def test_stop_start_tomcat_tftp_and_no_wait(served: Callable[[], Served]) -> Non
     assert [p["name"] for p in as_json(data_dir, "show", "open", "ports")] == [
         "SIP Phone OAuth Port",
         "SIP Mobile and Remote Access Port",
+        "TFTP HTTP",
+        "TFTP HTTPS",
     ]
     queued = sipoauth(data_dir, "utils", "service", "start", "Cisco Tomcat", "--no-wait")
     assert queued.stdout.startswith(f"{HOST}: start Cisco Tomcat queued (command ")
@@ -225,8 +236,14 @@ def test_stop_start_tomcat_tftp_and_no_wait(served: Callable[[], Served]) -> Non
         time.sleep(0.1)
     assert as_json(data_dir, "utils", "service", "list")[1]["state"] == "running"
 
-    tftp = sipoauth(data_dir, "utils", "service", "start", "Cisco TFTP", ok=False)
-    assert "Cisco TFTP is not built in this release: it cannot be started" in tftp.stderr
+    tftp = sipoauth(data_dir, "utils", "service", "stop", "Cisco TFTP")
+    assert tftp.stdout.strip() == f"{HOST}: Cisco TFTP stopped"
+    assert refused(node.tftp_port) and refused(node.tftp_secure_port)
+    tftp = sipoauth(data_dir, "utils", "service", "start", "Cisco TFTP")
+    assert tftp.stdout.strip() == (
+        f"{HOST}: Cisco TFTP started: TFTP HTTP {node.tftp_port} (HTTP), "
+        f"TFTP HTTPS {node.tftp_secure_port} (HTTPS)"
+    )
     unknown = sipoauth(data_dir, "utils", "service", "restart", "Cisco Foo", ok=False)
     assert "unknown service 'Cisco Foo'" in unknown.stderr
 

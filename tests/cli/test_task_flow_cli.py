@@ -47,9 +47,11 @@ def node(tmp_path: Path) -> Iterator[Served]:
     sipoauth(data_dir, "init")
     taken: set[int] = set()
     oauth, mra, web = free_port(taken), free_port(taken), free_port(taken)
+    tftp, tftp_secure = free_port(taken), free_port(taken)
     sipoauth(
         data_dir, "servers", "set-ports", HOST,
         "--sip-oauth-port", str(oauth), "--sip-mra-port", str(mra), "--web-port", str(web),
+        "--tftp-port", str(tftp), "--tftp-secure-port", str(tftp_secure),
     )  # fmt: skip
     out, err = tmp_path / "serve.out", tmp_path / "serve.err"
     command = [sys.executable, "-m", "sipoauth", "--data-dir", str(data_dir)]

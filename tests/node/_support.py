@@ -135,7 +135,13 @@ async def start_node(prepared: Prepared, node_name: str = NODE, **config: object
         node_name=node_name,
         hostname="localhost",
         bind="127.0.0.1",
-        port_overrides=(("oauth", 0), ("mra", 0), ("web", 0)),
+        port_overrides=(
+            ("oauth", 0),
+            ("mra", 0),
+            ("web", 0),
+            ("tftp", 0),
+            ("tftp_secure", 0),
+        ),
         **config,  # type: ignore[arg-type]
     )
     node = await Node.open(cfg)

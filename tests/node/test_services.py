@@ -1,9 +1,9 @@
 """Service control inside a running node on loopback (R8, issue 4 point 3).
 
-Cisco CallManager and Cisco Tomcat stop, start and restart on their own, directly
-and through the control channel (commands an administrator queues in the store);
-a restart applies the mode and ports in force and clears "restart pending";
-Cisco TFTP is listed but not built; a node executes only its own commands.
+Cisco CallManager, Cisco Tomcat and Cisco TFTP stop, start and restart on their
+own, directly and through the control channel (commands an administrator queues
+in the store); a restart applies the mode and ports in force and clears "restart
+pending"; a node executes only its own commands.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ async def test_stop_callmanager_closes_sip_keeps_https_then_start(
             await client.receive(timeout=5)  # its connection was closed too
     finally:
         await client.close()
-    assert [x.protocol for x in node.listeners] == ["HTTPS"]
+    assert [x.protocol for x in node.listeners] == ["HTTPS", "HTTP", "HTTPS"]
     assert (await row(node, "callmanager"))[0] == "stopped"
     assert await store.registrations.list(device_name=PHONE) == []
     assert node.registrar is not None and len(node.registrar.table) == 0
@@ -195,7 +195,7 @@ async def test_restart_applies_port_change(prepared: Prepared) -> None:
         node_name=NODE,
         hostname="localhost",
         bind="127.0.0.1",
-        port_overrides=(("web", 0),),  # the SIP ports are the server's (R5)
+        port_overrides=(("web", 0), ("tftp", 0), ("tftp_secure", 0)),  # SIP: the server's (R5)
     )
     node = await Node.open(config)
     try:
@@ -235,7 +235,13 @@ async def test_start_failure_is_recorded(prepared: Prepared) -> None:
             node_name=NODE,
             hostname="localhost",
             bind="127.0.0.1",
-            port_overrides=(("oauth", taken), ("mra", 0), ("web", 0)),
+            port_overrides=(
+                ("oauth", taken),
+                ("mra", 0),
+                ("web", 0),
+                ("tftp", 0),
+                ("tftp_secure", 0),
+            ),
         )
         node = await Node.open(config)
         try:
@@ -329,24 +335,24 @@ async def test_stop_tomcat_keeps_sip(prepared: Prepared, node: Node) -> None:
 # -- Cisco TFTP, refusals ---------------------------------------------------------------
 
 
-async def test_tftp_is_listed_but_not_built(node: Node) -> None:
+async def test_tftp_stops_and_starts_on_its_own(prepared: Prepared, node: Node) -> None:
+    """Cisco TFTP's two listeners (HTTP 6970, HTTPS 6971) stop and start with it;
+    SIP and the web service keep serving."""
     listed = {s.service: s for s in await admin.list_services(node.store, NODE)}
-    assert (listed["Cisco TFTP"].state, listed["Cisco TFTP"].message) == (
-        "stopped",
-        "not built in this release",
-    )
-    assert (await row(node, "tftp"))[0::3] == ("stopped", "not built in this release")
-    for action in ("start", "restart"):
-        with pytest.raises(ServiceError, match="Cisco TFTP is not built in this release"):
-            await node.services.run("tftp", action)
-        with pytest.raises(admin.Conflict, match="Cisco TFTP is not built in this release"):
-            await command(node.store, "Cisco TFTP", action)
+    tftp = listed["Cisco TFTP"]
+    assert tftp.state == "running"
+    assert set(tftp.ports) == {"tftp", "tftp_secure"}
+    ports = list(tftp.ports.values())
     done = await command(node.store, "Cisco TFTP", "stop")
-    assert (done.status, done.message) == (
-        "done",
-        "Cisco TFTP is not running (not built in this release)",
-    )
+    assert (done.status, done.message) == ("done", "Cisco TFTP stopped")
+    for port in ports:
+        assert await refused(port)
+    assert await registers(prepared, port_of(node, "TLS")) == 200
     assert (await row(node, "tftp"))[0] == "stopped"
+    done = await command(node.store, "Cisco TFTP", "start")
+    assert done.status == "done" and done.message.startswith("Cisco TFTP started: TFTP HTTP ")
+    assert (await row(node, "tftp"))[0] == "running"
+    assert [x.name for x in node.tftp.listeners] == ["TFTP HTTP", "TFTP HTTPS"]
 
 
 async def test_unknown_service_or_action_refused(node: Node) -> None:
@@ -358,7 +364,7 @@ async def test_unknown_service_or_action_refused(node: Node) -> None:
         await command(node.store, "Cisco Foo", "restart")
     with pytest.raises(admin.InvalidValue, match="unknown action 'reload'"):
         await command(node.store, "Cisco CallManager", "reload")
-    assert [s.running for s in node.services] == [True, True, False]
+    assert [s.running for s in node.services] == [True, True, True]
 
 
 # -- the control channel ----------------------------------------------------------------
@@ -482,8 +488,8 @@ async def test_cluster_each_node_executes_only_its_own_commands(
         assert port_of(pub, "TLS") == pub_port
         listed = await admin.list_services(pub.store)
         assert [(s.node, s.service, s.state) for s in listed if s.service == "Cisco TFTP"] == [
-            (NODE, "Cisco TFTP", "stopped"),
-            (OTHER, "Cisco TFTP", "stopped"),
+            (NODE, "Cisco TFTP", "running"),
+            (OTHER, "Cisco TFTP", "running"),
         ]
     finally:
         await sub.close()

@@ -35,14 +35,13 @@ from sipoauth.store import (
 )
 
 from ._audit import audit
-from ._errors import Conflict, InvalidValue, NotFound
+from ._errors import InvalidValue, NotFound
 from ._servers import get_server
 
 __all__ = [
     "ACTIONS",
     "COMMAND_TTL",
     "CONTROL_CHANNEL",
-    "NOT_BUILT",
     "PORT_NAMES",
     "REQUESTED_BY_MAX_LENGTH",
     "SERVICES",
@@ -64,9 +63,6 @@ SERVICES: Final[Mapping[ServiceName, str]] = {
 }
 """Service ids and the names operators of the reference system know them by
 (DESIGN "One node, one process"), in the order listings show them."""
-
-NOT_BUILT: Final[Mapping[ServiceName, str]] = {"tftp": "not built in this release"}
-"""Services this release lists but cannot run, and why."""
 
 ACTIONS: Final[tuple[ServiceAction, ...]] = ("start", "stop", "restart")
 """What an administrator can ask of a service."""
@@ -137,22 +133,10 @@ class ServiceStatus:
     sip_oauth_mode: bool | None
     """The SIP OAuth mode the running CallManager applied (None otherwise)."""
     message: str
-    """The node's last remark: why it failed, or that it is not built."""
+    """The node's last remark, e.g. why the service failed."""
 
 
 def _status(node: str, sid: ServiceName, row: NodeServiceRecord | None) -> ServiceStatus:
-    if sid in NOT_BUILT:
-        return ServiceStatus(
-            node=node,
-            service=SERVICES[sid],
-            service_id=sid,
-            state="stopped",
-            started_at=None,
-            restart_pending=row is not None and row.restart_pending,
-            ports={},
-            sip_oauth_mode=None,
-            message=NOT_BUILT[sid],
-        )
     running = row is not None and row.state == "running"
     applied: Mapping[str, JsonValue] = row.applied if row is not None and running else {}
     raw_ports = applied.get("ports")
@@ -202,8 +186,7 @@ async def request_service(
     The command is queued for the node and the node is notified; it is
     executed by the node (see :func:`wait_for_command`), or stays queued
     while the node is not running. Refused: an unknown node (NotFound),
-    service or action (InvalidValue), starting a service this release
-    does not have (Conflict).
+    service or action (InvalidValue).
     """
     sid = service_id(service)
     verb = _action(action)
@@ -211,8 +194,6 @@ async def request_service(
     if not 1 <= len(requested_by) <= REQUESTED_BY_MAX_LENGTH:
         raise InvalidValue(f"requested by: 1-{REQUESTED_BY_MAX_LENGTH} characters")
     node = await get_server(store, node_name)
-    if sid in NOT_BUILT and verb != "stop":
-        raise Conflict(f"{SERVICES[sid]} is {NOT_BUILT[sid]}: it cannot be {_DONE[verb]}")
     command = await store.service_commands.add(node.name, sid, verb, requested_by=requested_by)
     detail: dict[str, JsonValue] = {
         "node": node.name,

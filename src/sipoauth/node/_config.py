@@ -58,4 +58,6 @@ class NodeConfig:
     queued while the node was down) fails as expired instead of running."""
     port_overrides: tuple[tuple[str, int], ...] = ()
     """Listener ports that replace the node's configured ones, e.g. `(("oauth", 0),)`
-    for an ephemeral port in tests. Names: `oauth` (5090), `mra` (5091), `web` (8443)."""
+    for an ephemeral port in tests. Names: `oauth` (5090), `mra` (5091), `web` (8443),
+    `tftp` (6970), `tftp_secure` (6971). The configuration files keep listing the
+    configured ports."""

@@ -1,8 +1,9 @@
 """The node process: loads the cluster's configuration and runs its services.
 
 The node runs the Cisco CallManager service (the SIP listeners on the SIP
-Phone OAuth Port and the SIP MRA Port) and the Cisco Tomcat web service (the
-authorization server on HTTPS 8443), each startable, stoppable and
+Phone OAuth Port and the SIP MRA Port), the Cisco Tomcat web service (the
+authorization server on HTTPS 8443) and the Cisco TFTP service (configuration
+files on HTTP 6970 and HTTPS 6971), each startable, stoppable and
 restartable on its own (`_services`), also by an administrator through the
 control channel (`_control`). Bindings live in memory and are mirrored to the
 store (write-behind, `_mirror`); the registrar never waits for the database.
@@ -22,12 +23,14 @@ import structlog
 
 from sipoauth import admin
 from sipoauth.admin import _settings as keys_
-from sipoauth.oauth import AccessTokenVerifier, AuthorizationService, Peer
+from sipoauth.oauth import AccessClaims, AccessTokenVerifier, AuthorizationService, Peer
 from sipoauth.pki import EdgeEntry, NodePki
+from sipoauth.provisioning import ConfigCatalog
 from sipoauth.registrar import (
     Binding,
     CoreResult,
     DeviceInfo,
+    Directory,
     DirectorySnapshot,
     Registrar,
     RegistrarSettings,
@@ -47,12 +50,14 @@ from ._resets import watch_resets
 from ._services import (
     MRA_PORT,
     OAUTH_PORT,
+    TFTP_PORT,
+    TFTP_SECURE_PORT,
     WEB_PORT,
     CallManagerService,
     Listener,
-    NotBuiltService,
     ServiceError,
     Supervisor,
+    TftpService,
     TomcatService,
 )
 from ._web import PeerClassifier
@@ -89,11 +94,12 @@ class Node:
         self.authz: AuthorizationService | None = None
         self.registrar: Registrar | None = None
         self.mirror = BindingMirror(store, config.node_name, slack=config.mirror_slack)
+        self.catalog = ConfigCatalog(store, oauth_mode=lambda: self.directory.oauth_mode)
         self.callmanager = CallManagerService(self)
         self.tomcat = TomcatService(self)
-        # Cisco TFTP is not built in this release: listed, stopped (admin.NOT_BUILT).
+        self.tftp = TftpService(self)
         self.services = Supervisor(
-            store, config.node_name, [self.callmanager, self.tomcat, NotBuiltService("tftp")]
+            store, config.node_name, [self.callmanager, self.tomcat, self.tftp]
         )
         self.control = ControlChannel(
             store,
@@ -179,6 +185,16 @@ class Node:
             self.registrar.verifier.replace_keys(tokens.keys)
         self.registrar.directory = snapshot
         self.directory = snapshot
+        await self.catalog.load()  # the files say the mode in effect (R8)
+
+    def token_verify(self, token: str, now: float) -> AccessClaims:
+        """Verify an access token (the registrar's verifier and its cache)."""
+        assert self.registrar is not None
+        return self.registrar.verifier.verify(token, now)
+
+    def get_directory(self) -> Directory:
+        """Devices, lines and revoked grants as this node knows them now."""
+        return self.directory
 
     def _registrar_settings(self, settings: Mapping[str, object]) -> RegistrarSettings:
         return RegistrarSettings(
@@ -197,20 +213,26 @@ class Node:
         row = await self.store.nodes.get(self.config.node_name)
         if row is None:
             raise ServiceError(f"server {self.config.node_name!r} is not configured")
-        ports = {OAUTH_PORT: row.oauth_port, MRA_PORT: row.mra_port, WEB_PORT: row.web_port}
+        ports = {
+            OAUTH_PORT: row.oauth_port,
+            MRA_PORT: row.mra_port,
+            WEB_PORT: row.web_port,
+            TFTP_PORT: row.tftp_port,
+            TFTP_SECURE_PORT: row.tftp_secure_port,
+        }
         return ports | dict(self.config.port_overrides)
 
     # -- the node and its services ----------------------------------------------------
 
     async def start(self) -> list[Listener]:
-        """Start CallManager and Tomcat, then the node's tasks (ServiceError when a
-        service cannot start, e.g. its port is in use)."""
+        """Start CallManager, Tomcat and TFTP, then the node's tasks (ServiceError
+        when a service cannot start, e.g. its port is in use)."""
         async with self.services.lock:
             if await self.store.nodes.get(self.config.node_name) is None:
                 raise RuntimeError(f"server {self.config.node_name!r} is not configured")
             await self.services.start(self.callmanager)  # loads the configuration
             await self.services.start(self.tomcat)
-            await self.services.report_not_built()
+            await self.services.start(self.tftp)
             self._tasks = [
                 asyncio.create_task(self._timer_loop(), name="sip-timers"),
                 asyncio.create_task(self.mirror.run(self.config.mirror_interval), name="mirror"),
@@ -218,7 +240,11 @@ class Node:
                 asyncio.create_task(self._watch_grants(), name="grant-watch"),
                 asyncio.create_task(
                     watch_resets(
-                        self.store, self._bindings, self.flows, hostname=self.config.hostname
+                        self.store,
+                        self._bindings,
+                        self.flows,
+                        hostname=self.config.hostname,
+                        before_notify=lambda reset: self.catalog.invalidate(reset.device),
                     ),
                     name="reset-watch",
                 ),

@@ -107,14 +107,19 @@ async def watch_resets(
     flows: FlowTable,
     *,
     hostname: str,
+    before_notify: Callable[[ResetRequest], None] | None = None,
 ) -> None:
-    """Listen on ``devices`` and NOTIFY the devices this node holds."""
+    """Listen on ``devices`` and NOTIFY the devices this node holds;
+    ``before_notify`` runs first (the TFTP service forgets the device's file, so
+    the phone that the NOTIFY sends to fetch it gets the new version)."""
     async with store.listen(DEVICES_CHANNEL) as notes:
         async for payload in notes:
             reset = parse_reset(payload)
             if reset is None:
                 log.warning("devices notification not understood", payload=payload[:200])
                 continue
+            if before_notify is not None:
+                before_notify(reset)
             sent, dead = send_check_sync(bindings(), reset, flows, hostname=hostname)
             if sent or dead:
                 log.info(

@@ -3,8 +3,8 @@
 DESIGN "One node, one process": Cisco CallManager (the SIP listeners on the
 SIP Phone OAuth Port, TLS, and the SIP Mobile and Remote Access Port, mutual
 TLS), Cisco Tomcat (HTTPS: the authorization server and the REST API) and
-Cisco TFTP (not built in this release: listed, stopped, and refused with a
-clear message). A service is a small object with `start` and `stop`; the
+Cisco TFTP (the configuration files: HTTP 6970 bootstrap, HTTPS 6971 token-gated,
+R10). A service is a small object with `start` and `stop`; the
 :class:`Supervisor` runs one operation at a time and records each service's
 state in the store's ``node_services`` (starting → running with what it
 applied, stopping → stopped, or failed with the reason). A service that
@@ -12,9 +12,6 @@ starts applies the configuration in force (mode, ports, certificate) and
 lowers its "restart pending". The node's other tasks (configuration and grant
 watchers, the binding mirror, the control channel) run whichever services
 are stopped.
-
-TFTP slots in as one more class with `name = "tftp"`, listed by the node in
-place of its :class:`NotBuiltService` (and taken out of ``admin.NOT_BUILT``).
 """
 
 from __future__ import annotations
@@ -28,8 +25,9 @@ from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
-from sipoauth.admin._services import NOT_BUILT, SERVICES
+from sipoauth.admin._services import SERVICES
 from sipoauth.pki import mtls_server_ssl_context, server_ssl_context
+from sipoauth.provisioning import ConfigApp
 from sipoauth.registrar import SipCore
 from sipoauth.sip import ServerTransactions
 from sipoauth.store import JsonValue, ServiceName, ServiceState, Store
@@ -43,10 +41,10 @@ if TYPE_CHECKING:
 __all__ = [
     "CallManagerService",
     "Listener",
-    "NotBuiltService",
     "Service",
     "ServiceError",
     "Supervisor",
+    "TftpService",
     "TomcatService",
 ]
 
@@ -55,6 +53,8 @@ log = structlog.get_logger("sipoauth.node")
 OAUTH_PORT = "oauth"
 MRA_PORT = "mra"
 WEB_PORT = "web"
+TFTP_PORT = "tftp"
+TFTP_SECURE_PORT = "tftp_secure"
 WEB_LISTENER = "Web (OAuth, administration)"
 
 
@@ -238,25 +238,79 @@ class TomcatService:
             await web.stop()
 
 
-class NotBuiltService:
-    """A service this release lists but does not have (``admin.NOT_BUILT``)."""
+class TftpService:
+    """Cisco TFTP: device configuration files (R10), HTTP 6970 and HTTPS 6971.
 
-    def __init__(self, name: ServiceName) -> None:
-        self.name: ServiceName = name
+    6970 serves the bootstrap files only; 6971, with the web certificate,
+    serves a device's file to the holder of its access token, and through an
+    authenticated edge (mutual TLS, classified as on the web port) the MRA
+    variant (``sipoauth.provisioning``).
+    """
+
+    name: ServiceName = "tftp"
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        self._webs: list[WebListener] = []
+        self._listeners: list[Listener] = []
 
     @property
     def running(self) -> bool:
-        return False
+        return bool(self._webs)
 
     @property
     def listeners(self) -> Sequence[Listener]:
-        return ()
+        return tuple(self._listeners)
 
     async def start(self) -> dict[str, JsonValue]:
-        raise ServiceError(f"{SERVICES[self.name]} is {NOT_BUILT[self.name]}")
+        node, config = self._node, self._node.config
+        ports = await node.ports()
+        if node.registrar is None or not node.catalog.loaded:
+            await node.load()
+        catalog = node.catalog
+        chain, key = node.pki.web_chain_path, node.pki.web_key_path
+        secure = web_ssl_context(
+            server_ssl_context(chain, key), [*node.trust_pems, *node.mic_trust_pems]
+        )
+        specs = [
+            ("TFTP HTTP", "HTTP", TFTP_PORT, ConfigApp(catalog, secure=False), None),
+            (
+                "TFTP HTTPS",
+                "HTTPS",
+                TFTP_SECURE_PORT,
+                ConfigApp(
+                    catalog, secure=True, verify=node.token_verify, directory=node.get_directory
+                ),
+                secure,
+            ),
+        ]
+        bound: dict[str, JsonValue] = {}
+        try:
+            for name, protocol, key_, app, context in specs:
+                web = WebListener(
+                    app,
+                    host=config.bind,
+                    port=ports[key_],
+                    ssl_context=context,
+                    classifier=lambda: node.peer_classifier,
+                )
+                port = await web.start()
+                self._webs.append(web)
+                self._listeners.append(
+                    Listener(SERVICES[self.name], name, protocol, config.bind, port)
+                )
+                bound[key_] = port
+        except BaseException:
+            await self.stop()
+            raise
+        return {"ports": bound, "bind": config.bind}
 
     async def stop(self) -> None:
-        return None
+        """Stop both listeners; requests in progress finish, idle connections close."""
+        webs, self._webs = self._webs, []
+        self._listeners.clear()
+        for web in webs:
+            await web.stop()
 
 
 _PAST = {"start": "started", "stop": "stopped", "restart": "restarted"}
@@ -295,12 +349,6 @@ class Supervisor:
             raise ServiceError(f"unknown action {action!r}: start, stop or restart")
         service = self.get(name)
         display = SERVICES[service.name]
-        if isinstance(service, NotBuiltService):
-            if action == "stop":
-                return f"{display} is not running ({NOT_BUILT[service.name]})"
-            raise ServiceError(
-                f"{display} is {NOT_BUILT[service.name]}: it cannot be {_PAST[action]}"
-            )
         if action == "start" and service.running:
             return f"{display} is running already"
         if action == "stop" and not service.running:
@@ -354,12 +402,6 @@ class Supervisor:
             raise ServiceError(message) from exc
         await self._report(service.name, "stopped")
         log.info("service stopped", service=SERVICES[service.name])
-
-    async def report_not_built(self) -> None:
-        """List the services this release lacks as stopped, saying why."""
-        for service in self:
-            if isinstance(service, NotBuiltService):
-                await self._report(service.name, "stopped", message=NOT_BUILT[service.name])
 
     async def _lower_restart_pending(self, name: ServiceName) -> bool:
         """Lower the service's "restart pending"; whether it was raised."""

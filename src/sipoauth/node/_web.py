@@ -161,7 +161,8 @@ class _Protocol(H11Protocol):
 
 
 class WebListener:
-    """One HTTPS listener serving an ASGI app; start/stop at will."""
+    """One HTTPS listener (plain HTTP without ``ssl_context``) serving an ASGI
+    app; start/stop at will."""
 
     def __init__(
         self,
@@ -169,7 +170,7 @@ class WebListener:
         *,
         host: str,
         port: int,
-        ssl_context: ssl.SSLContext,
+        ssl_context: ssl.SSLContext | None,
         classifier: Callable[[], PeerClassifier],
         keep_alive: float = 30.0,
     ) -> None:

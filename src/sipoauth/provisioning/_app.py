@@ -33,6 +33,7 @@ from sipoauth.registrar import Directory
 
 from ._access import decide
 from ._catalog import ConfigCatalog, Rendered
+from ._documents import Variant
 
 __all__ = ["ConfigApp"]
 
@@ -111,7 +112,7 @@ class ConfigApp:
         catalog: ConfigCatalog,
         *,
         secure: bool,
-        verify: Callable[[], Verify] | None = None,
+        verify: Verify | None = None,
         directory: Callable[[], Directory] | None = None,
     ) -> None:
         if secure and (verify is None or directory is None):
@@ -192,7 +193,7 @@ class ConfigApp:
                 {"www-authenticate": f'Bearer realm="{realm}", error="invalid_request"'},
             )
         try:
-            claims = self._verify()(bearer.group(1), time.time())
+            claims = self._verify(bearer.group(1), time.time())
             revoked = self._directory().grant_revoked(claims.sid)
         except InvalidToken as exc:
             description = exc.description
@@ -219,7 +220,7 @@ class ConfigApp:
             return self._refuse(
                 decision.status, error, decision.detail, name, remote, headers, jti=claims.jti
             )
-        variant = "mra" if edge is not None else "on-premises"
+        variant: Variant = "mra" if edge is not None else "on-premises"
         rendered = await self.catalog.device_file(name, variant, edge)
         if rendered is None:
             if edge is not None:

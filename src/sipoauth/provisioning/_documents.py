@@ -229,7 +229,8 @@ def _trust(parent: Element, trust: TrustSummary) -> None:
 
 def _finish(root: Element) -> bytes:
     indent(root, space="  ")
-    return tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    body: bytes = tostring(root, encoding="utf-8", xml_declaration=True)
+    return body + b"\n"
 
 
 def render_device(doc: DeviceDocument, variant: Variant = "on-premises") -> bytes:
