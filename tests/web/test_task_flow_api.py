@@ -63,7 +63,7 @@ def node(tmp_path: Path) -> Iterator[Served]:
     command += ["--hostname", HOST, "serve", "--bind", "127.0.0.1"]
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=ENV, cwd=tmp_path)
-    served = Served(data_dir, process, oauth, mra, web)
+    served = Served(data_dir, process, oauth, mra, web, tftp, tftp_secure)
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while b"Ctrl-C stops the node." not in out.read_bytes():
