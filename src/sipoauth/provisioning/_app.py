@@ -49,7 +49,8 @@ _BEARER: Final = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*) 
 _DESK_NAME: Final = re.compile(r"(SEP|BAT)[0-9A-F]{12}")
 _NOT_SERVED_HERE: Final = (
     "per-device configuration files are served only over HTTPS on the TFTP HTTPS "
-    "port (6971), with the device's access token"
+    "port (configServers in XMLDefault.cnf.xml; 6971 by default), with the "
+    "device's access token"
 )
 _SECURITY_HEADERS: Final = {"x-content-type-options": "nosniff"}
 

@@ -229,8 +229,8 @@ def _trust(parent: Element, trust: TrustSummary) -> None:
 
 def _finish(root: Element) -> bytes:
     indent(root, space="  ")
-    body: bytes = tostring(root, encoding="utf-8", xml_declaration=True)
-    return body + b"\n"
+    text: str = tostring(root, encoding="unicode")
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + text.encode() + b"\n"
 
 
 def render_device(doc: DeviceDocument, variant: Variant = "on-premises") -> bytes:
