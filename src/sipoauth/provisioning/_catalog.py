@@ -52,6 +52,9 @@ DEFAULT_GROUP = "Default"
 PHONE_EDGE_TRUST = "phone-edge-trust"
 GZIP_MIN = 512
 """Bodies shorter than this are not worth compressing."""
+MAX_CACHED = 50_000
+"""Rendered device files kept at most (~3 KB each with the gzip form); past it
+the cache starts again, so memory stays bounded whatever is asked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +216,8 @@ class ConfigCatalog:
             if variant == "on-premises" or (doc.mra is not None and doc.mra.edges):
                 rendered = Rendered.of(render_device(doc, variant), "application/xml")
         if generation == self._generation:  # no change arrived while reading
+            if len(self._files) >= MAX_CACHED:
+                self._files.clear()
             self._files[key] = rendered
         return rendered
 
