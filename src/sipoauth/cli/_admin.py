@@ -59,6 +59,30 @@ MraDomainOpt = Annotated[
         help='Activation Code MRA Service Domain (an existing one; "" for none).',
     ),
 ]
+GroupOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--callmanager-group",
+        help="CallManager group: the servers the device registers to, in order "
+        f"(callmanager-groups list); {admin.DEFAULT_GROUP} for every server, publisher first.",
+    ),
+]
+PublicHostOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--public-host",
+        help="Host name or IP address phones outside reach the edge at (MRA); "
+        'default: its address ("" for that).',
+    ),
+]
+PublicSipPortOpt = Annotated[
+    int | None,
+    typer.Option("--public-sip-port", help="The edge's SIP TLS port for phones outside (5061)."),
+]
+PublicWebPortOpt = Annotated[
+    int | None,
+    typer.Option("--public-web-port", help="The edge's HTTPS port for phones outside (8443)."),
+]
 
 
 def _admin_call(ctx: typer.Context, action: Any) -> Any:
@@ -150,6 +174,7 @@ def devices_add(
     ] = True,
     requires_activation_code: RequiresCodeOpt = False,
     allow_activation_via_mra: AllowMraOpt = False,
+    callmanager_group: GroupOpt = None,
 ) -> None:
     """Add a device with its lines.
 
@@ -168,6 +193,7 @@ def devices_add(
             oauth_firmware=oauth_firmware,
             requires_activation_code=bool(requires_activation_code),
             allow_activation_via_mra=bool(allow_activation_via_mra),
+            callmanager_group=callmanager_group,
         )
 
     _admin_call(ctx, action)
@@ -187,6 +213,7 @@ def _device_row(dev: DeviceRecord, oauth: bool | None = None) -> dict[str, Any]:
         "requires_activation_code": dev.requires_activation_code,
         "allow_activation_via_mra": dev.allow_activation_via_mra,
         "mra_service_domain": dev.mra_service_domain,
+        "callmanager_group": dev.callmanager_group,
         "config_version": dev.config_version,
         "reset_required": dev.reset_required,
     }
@@ -235,6 +262,7 @@ def devices_set(
     requires_activation_code: RequiresCodeOpt = None,
     allow_activation_via_mra: AllowMraOpt = None,
     mra_service_domain: MraDomainOpt = None,
+    callmanager_group: GroupOpt = None,
 ) -> None:
     """Change a device; what is not given stays. It then needs Reset / Apply Config."""
     changes: dict[str, Any] = {}
@@ -245,6 +273,7 @@ def devices_set(
         ("oauth_firmware", oauth_firmware),
         ("requires_activation_code", requires_activation_code),
         ("allow_activation_via_mra", allow_activation_via_mra),
+        ("callmanager_group", callmanager_group),
     ):
         if value is not None:
             changes[key] = value
@@ -377,6 +406,9 @@ def edges_add(
     ] = None,
     description: Annotated[str, typer.Option()] = "",
     domain: Annotated[str | None, typer.Option(help="The edge's domain, if different.")] = None,
+    public_host: PublicHostOpt = None,
+    public_sip_port: PublicSipPortOpt = 5061,
+    public_web_port: PublicWebPortOpt = 8443,
 ) -> None:
     """Add an edge entry."""
     _admin_call(
@@ -387,6 +419,9 @@ def edges_add(
             x509_names=x509_name or (),
             description=description,
             domain=domain,
+            public_host=public_host or None,
+            public_sip_port=5061 if public_sip_port is None else public_sip_port,
+            public_web_port=8443 if public_web_port is None else public_web_port,
         ),
     )
     typer.echo(f"edge {address} added")
@@ -402,12 +437,22 @@ def edges_set(
     ] = None,
     description: Annotated[str | None, typer.Option()] = None,
     domain: Annotated[str | None, typer.Option(help='The edge\'s domain; "" for none.')] = None,
+    public_host: PublicHostOpt = None,
+    public_sip_port: PublicSipPortOpt = None,
+    public_web_port: PublicWebPortOpt = None,
 ) -> None:
     """Change an edge entry; what is not given stays."""
     _admin_call(
         ctx,
         lambda store: admin.update_edge(
-            store, address, description=description, x509_names=x509_name, domain=domain
+            store,
+            address,
+            description=description,
+            x509_names=x509_name,
+            domain=domain,
+            public_host=public_host,
+            public_sip_port=public_sip_port,
+            public_web_port=public_web_port,
         ),
     )
     typer.echo(f"edge {address} saved")
@@ -420,12 +465,15 @@ def _edge_rows(edges: list[Any]) -> list[dict[str, Any]]:
             "x509_names": list(e.x509_names),
             "domain": e.domain,
             "description": e.description,
+            "public_host": e.public_host,
+            "public_sip_port": e.public_sip_port,
+            "public_web_port": e.public_web_port,
         }
         for e in edges
     ]
 
 
-_EDGE_COLUMNS = ["address", "x509_names", "domain", "description"]
+_EDGE_COLUMNS = ["address", "x509_names", "domain", "public_host", "description"]
 
 
 @edges_app.command("list")

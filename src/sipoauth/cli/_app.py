@@ -12,6 +12,7 @@ from sipoauth.node import DEFAULT_DATA_DIR, default_hostname
 
 from ._admin import devices_app, edges_app, registrations_app, utils_app
 from ._context import make_context
+from ._groups import callmanager_groups_app
 from ._keys import parameters_app, set_app, show_app
 from ._profiles import profiles_app
 from ._serve import init_command, serve_command
@@ -81,6 +82,7 @@ show_app.add_typer(open_app, name="open")
 app.add_typer(utils_app, name="utils")
 app.add_typer(devices_app, name="devices")
 app.add_typer(edges_app, name="edges")
+app.add_typer(callmanager_groups_app, name="callmanager-groups")
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(registrations_app, name="registrations")
 app.add_typer(users_app, name="users")
