@@ -151,6 +151,7 @@ async def snapshot(store: Store) -> dict[str, Any]:
         "users": await store.users.list(),
         "edges": await store.edges.list(),
         "mra": await store.mra_domains.list(),
+        "callmanager_groups": await store.callmanager_groups.list(),
         "trust": [await store.trusted_certs.list(name) for name in admin.TRUST_STORES],
         "keys": await store.keys.list(),
         "codes": await admin.list_activation_codes(store, now=now),

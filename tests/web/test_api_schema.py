@@ -1,7 +1,8 @@
 """The API against its own OpenAPI document (schemathesis): no 5xx, answers conform.
 
 A representative set of operations — parameters, devices, users, edges,
-profiles; GET, POST, PUT and PATCH — gets generated requests, valid and invalid.
+profiles, CallManager groups; GET, POST, PUT and PATCH — gets generated
+requests, valid and invalid.
 The app and its store run on an event loop in a thread of their own (the
 store's connections belong to one loop); each generated request is sent
 there through httpx's ASGI transport and its response checked here against
@@ -43,7 +44,7 @@ CHECKS = [
 ]
 EXAMPLES = 25
 """Generated requests per operation and mode (the whole run stays well under a minute)."""
-OPERATIONS = r"^/(parameters|devices|users|edges|profiles)(/\{[a-z_]+\})?$"
+OPERATIONS = r"^/(parameters|devices|users|edges|profiles|callmanager-groups)(/\{[a-z_]+\})?$"
 
 
 class _Loop:

@@ -23,6 +23,7 @@ from . import (
     _api_cluster,
     _api_devices,
     _api_edges,
+    _api_groups,
     _api_logs,
     _api_parameters,
     _api_profiles,
@@ -44,8 +45,8 @@ API_VERSION: Final = "1.0.0"
 _DESCRIPTION: Final = """\
 Administration of a sipoauth cluster: every object of the SIP OAuth task flow
 (parameters, servers, licensing and the mode, certificates, edges, MRA service
-domains, security profiles, devices, end users, activation codes, keys,
-registrations, the audit log).
+domains, security profiles, CallManager groups, devices, end users, activation
+codes, keys, registrations, the audit log).
 
 Authenticate every call with HTTP Basic (an administrator) or with an admin
 bearer token from `POST /auth/tokens`. Errors are JSON
@@ -64,6 +65,10 @@ _TAGS: Final = [
         ("edges", "Edge (Expressway-C) entries (R6) and their certificate push."),
         ("mra-domains", "MRA service domains."),
         ("profiles", "Phone security profiles (R9)."),
+        (
+            "callmanager-groups",
+            "CallManager groups: the servers a device registers to, in order (failover).",
+        ),
         ("devices", "Phones and soft clients (R1, R12.1), CSV import."),
         ("activation-codes", "Activation codes of desk phones (R12.1)."),
         ("users", "End users."),
@@ -94,6 +99,7 @@ _ADMIN_ROUTERS: Final[tuple[APIRouter, ...]] = (
     _api_edges.router,
     _api_edges.mra_router,
     _api_profiles.router,
+    _api_groups.router,
     _api_devices.router,
     _api_activation.router,
     _api_users.router,

@@ -13,7 +13,7 @@ from sipoauth.store import NodeRecord, NodeRole, ServiceState
 
 from ._api_base import Body, Ctx, Out, Who, absent
 
-__all__ = ["license_router", "mode_router", "servers_router"]
+__all__ = ["ServerOut", "license_router", "mode_router", "servers_router"]
 
 servers_router = APIRouter(tags=["servers"])
 license_router = APIRouter(tags=["license"])

@@ -27,6 +27,10 @@ DeviceName = Annotated[
 ]
 _OFFSET_MAX: Final = 2**31 - 1
 _LINES_MAX: Final = 64
+_GROUP: Final = (
+    "CallManager group (an existing one): the servers it registers to, in order; "
+    "null or `Default`: every server, the publisher first."
+)
 
 
 class LineOut(Out):
@@ -50,6 +54,10 @@ class DeviceOut(Out):
     requires_activation_code: bool = Field(description="Requires Activation Code for Onboarding.")
     allow_activation_via_mra: bool = Field(description="Allow Activation Code via MRA (R12.1).")
     mra_service_domain: str | None = Field(description="Activation Code MRA Service Domain.")
+    callmanager_group: str | None = Field(
+        description="CallManager group: the servers it registers to, in order; null: "
+        "Default, every server, the publisher first."
+    )
     config_version: int = Field(description="Bumped by Reset / Apply Config.")
     reset_required: bool = Field(description="A change waits for a reset of the phone (R9).")
     created_at: datetime = Field(description="When it was created (UTC).")
@@ -69,6 +77,7 @@ class DeviceOut(Out):
             requires_activation_code=d.requires_activation_code,
             allow_activation_via_mra=d.allow_activation_via_mra,
             mra_service_domain=d.mra_service_domain,
+            callmanager_group=d.callmanager_group,
             config_version=d.config_version,
             reset_required=d.reset_required,
             created_at=d.created_at,
@@ -108,6 +117,9 @@ class DeviceNew(Body):
     mra_service_domain: str | None = Field(
         default=None, description="Activation Code MRA Service Domain.", max_length=128
     )
+    callmanager_group: str | None = Field(
+        default=None, description=_GROUP, max_length=admin.GROUP_NAME_MAX_LENGTH
+    )
 
 
 class DeviceChange(Body):
@@ -126,6 +138,9 @@ class DeviceChange(Body):
     allow_activation_via_mra: bool = absent("Allow Activation Code via MRA.")
     mra_service_domain: str | None = Field(
         default=None, description="MRA service domain; null: none.", max_length=128
+    )
+    callmanager_group: str | None = Field(
+        default=None, description=_GROUP, max_length=admin.GROUP_NAME_MAX_LENGTH
     )
 
 

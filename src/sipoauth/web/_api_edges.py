@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import Field
@@ -35,6 +35,14 @@ mra_router = APIRouter(tags=["mra-domains"])
 
 EdgeAddress = Annotated[str, Path(description="The entry's IP address, host name or FQDN.")]
 _NAMES_MAX = 100
+_PORT: Final[dict[str, Any]] = {"ge": admin.EDGE_PORT_MIN, "le": admin.EDGE_PORT_MAX}
+_PUBLIC_HOST = "Host name or IP address phones outside reach it at (MRA config files)"
+_SIP_PORT = "Its SIP TLS port for phones outside."
+_WEB_PORT = "Its HTTPS port for phones outside."
+
+
+def _port(default: int, description: str) -> Any:
+    return Field(default=default, description=description, **_PORT)
 
 
 class EdgeOut(Out):
@@ -44,6 +52,9 @@ class EdgeOut(Out):
     description: str = Field(description="Free text.")
     x509_names: list[str] = Field(description="Subject names / SANs accepted from its certificate.")
     domain: str | None = Field(description="The edge's domain when it differs from ours.")
+    public_host: str | None = Field(description=_PUBLIC_HOST + "; null: its address.")
+    public_sip_port: int = Field(description=_SIP_PORT)
+    public_web_port: int = Field(description=_WEB_PORT)
     created_at: datetime = Field(description="When it was created (UTC).")
     updated_at: datetime = Field(description="When it was last changed (UTC).")
 
@@ -54,6 +65,9 @@ class EdgeOut(Out):
             description=edge.description,
             x509_names=list(edge.x509_names),
             domain=edge.domain,
+            public_host=edge.public_host,
+            public_sip_port=edge.public_sip_port,
+            public_web_port=edge.public_web_port,
             created_at=edge.created_at,
             updated_at=edge.updated_at,
         )
@@ -68,6 +82,11 @@ class EdgeNew(Body):
         default=[], description="Subject names / SANs of its certificate.", max_length=_NAMES_MAX
     )
     domain: str | None = Field(default=None, description="Its domain, if not ours.")
+    public_host: str | None = Field(
+        default=None, description=_PUBLIC_HOST + "; null: its address.", max_length=253
+    )
+    public_sip_port: int = _port(5061, _SIP_PORT)
+    public_web_port: int = _port(8443, _WEB_PORT)
 
 
 class EdgeChange(Body):
@@ -76,6 +95,13 @@ class EdgeChange(Body):
     description: str = absent("Free text, one line.", max_length=512)
     x509_names: list[str] = absent("Replaces the whole list.", max_length=_NAMES_MAX)
     domain: str | None = Field(default=None, description='Its domain; null or "" removes it.')
+    public_host: str | None = Field(
+        default=None,
+        description=_PUBLIC_HOST + '; null or "": its address.',
+        max_length=253,
+    )
+    public_sip_port: int = absent(_SIP_PORT, **_PORT)
+    public_web_port: int = absent(_WEB_PORT, **_PORT)
 
 
 class EdgePush(Body):
@@ -132,6 +158,9 @@ async def add_edge(ctx: Ctx, who: Who, body: EdgeNew) -> EdgeOut:
             x509_names=body.x509_names,
             description=body.description,
             domain=body.domain,
+            public_host=body.public_host,
+            public_sip_port=body.public_sip_port,
+            public_web_port=body.public_web_port,
         )
     return EdgeOut.of(edge)
 
@@ -140,9 +169,11 @@ async def add_edge(ctx: Ctx, who: Who, body: EdgeNew) -> EdgeOut:
 async def update_edge(ctx: Ctx, who: Who, address: EdgeAddress, body: EdgeChange) -> EdgeOut:
     """Change an edge entry."""
     given = body.model_fields_set
-    domain = None
+    domain = public_host = None
     if "domain" in given:
         domain = body.domain or ""  # null or "": remove the domain
+    if "public_host" in given:
+        public_host = body.public_host or ""  # null or "": the address
     with admin.acting_as(who.actor):
         edge = await admin.update_edge(
             ctx.store,
@@ -150,6 +181,9 @@ async def update_edge(ctx: Ctx, who: Who, address: EdgeAddress, body: EdgeChange
             description=body.description if "description" in given else None,
             x509_names=body.x509_names if "x509_names" in given else None,
             domain=domain,
+            public_host=public_host,
+            public_sip_port=body.public_sip_port if "public_sip_port" in given else None,
+            public_web_port=body.public_web_port if "public_web_port" in given else None,
         )
     return EdgeOut.of(edge)
 
