@@ -316,3 +316,30 @@ async def test_export_refusals_generate_nothing(
 async def test_export_with_nothing_to_export(prepared: Store) -> None:
     text = await admin.export_activation_codes_csv(prepared, None, now=NOW)
     assert text == "device,model,owner,activation_code,expires_at\r\n"
+
+
+async def test_import_callmanager_group(prepared: Store) -> None:
+    store = prepared
+    await admin.add_server(store, "cucm-pub", "10.0.0.1", "publisher")
+    await admin.add_group(store, name="Lab", nodes=["cucm-pub"])
+    text = (
+        "name,model,CallManager Group\n"
+        "SEP000000000001,8851,Lab\n"
+        "SEP000000000002,8851,default\n"
+        "SEP000000000003,8851,\n"
+        "SEP000000000004,8851,Nope\n"
+    )
+    report = await admin.import_devices_csv(store, text)
+    assert [(row.device, row.ok) for row in report.rows] == [
+        ("SEP000000000001", True),
+        ("SEP000000000002", True),
+        ("SEP000000000003", True),
+        ("SEP000000000004", False),
+    ]
+    assert report.rows[3].error == "CallManager group 'Nope' does not exist"
+    groups = {d.name: d.callmanager_group for d in await store.devices.list()}
+    assert groups == {
+        "SEP000000000001": "Lab",
+        "SEP000000000002": None,
+        "SEP000000000003": None,
+    }

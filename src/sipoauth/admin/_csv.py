@@ -59,6 +59,7 @@ IMPORT_COLUMNS: Final = (
     "allow_activation_via_mra",
     "mra_service_domain",
     "oauth_firmware",
+    "callmanager_group",
 )
 """The columns an import file may have (``name`` and ``model`` required)."""
 EXPORT_COLUMNS: Final = ("device", "model", "owner", "activation_code", "expires_at")
@@ -217,6 +218,7 @@ async def _import_row(
             requires_activation_code=_flag(values, "requires_activation_code", False),
             allow_activation_via_mra=_flag(values, "allow_activation_via_mra", False),
             mra_service_domain=_optional(values, "mra_service_domain"),
+            callmanager_group=_optional(values, "callmanager_group"),
         )
         await insert_device(store, device, line_list, check_owner=True)
     except AdminError as exc:
@@ -240,7 +242,8 @@ async def import_devices_csv(
     ``;``), profile (default: the model-independent profile), owner (an
     existing end user), description, requires_activation_code,
     allow_activation_via_mra, mra_service_domain, oauth_firmware (default
-    true); booleans true/false, yes/no or 1/0, any case. A byte order mark
+    true), callmanager_group (an existing group; empty or ``Default``: every
+    server, the publisher first); booleans true/false, yes/no or 1/0, any case. A byte order mark
     and CRLF line ends are accepted. InvalidValue, with nothing added, when
     the file is over ``max_bytes`` or ``max_rows`` or its header is wrong.
     """

@@ -360,7 +360,8 @@ def devices_import(
 
     Columns (header row, any order): name, model (required), lines (separated
     by ';'), profile, owner, description, requires_activation_code,
-    allow_activation_via_mra, mra_service_domain, oauth_firmware; booleans
+    allow_activation_via_mra, mra_service_domain, oauth_firmware,
+    callmanager_group (empty or Default: every server); booleans
     true/false, yes/no, 1/0. Exit status 1 when any row failed.
     """
     try:
