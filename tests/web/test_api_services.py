@@ -43,4 +43,5 @@ async def test_a_restart_is_queued_for_the_node(api: Api) -> None:
         await refused(api, client, 404, "POST", "/services/nope/callmanager/start")
         await refused(api, client, 422, "POST", f"/services/{NODE}/sshd/start")
         await refused(api, client, 422, "POST", f"/services/{NODE}/callmanager/reload")
-        await refused(api, client, 409, "POST", f"/services/{NODE}/tftp/start")
+        r = await client.post(f"/services/{NODE}/Cisco TFTP/stop")
+        assert r.status_code == 202 and r.json()["service_id"] == "tftp", r.text
