@@ -65,7 +65,7 @@ async def test_add_get_find_update_delete(cluster: Store) -> None:
     assert (described.nodes, described.description) == ((PUB, SUB1), "")
     await admin.delete_group(store, "Lab")
     assert [g.name for g in await admin.find_groups(store)] == [GROUP]
-    rows = await admin.list_audit(store, object_type="callmanager_group")
+    rows = await admin.list_audit(store, object_type="callmanager-group")
     assert [(r.action, r.object_id) for r in reversed(rows)] == [
         ("add", GROUP),
         ("add", "Lab"),
@@ -164,7 +164,7 @@ async def test_new_servers_reset_the_groups_phones(cluster: Store) -> None:
         await admin.update_group(store, GROUP, nodes=[PUB, SUB1])  # the order is the list
         assert await _take(changes, 1) == [f"callmanager group {GROUP}"]
     assert await _reset_required(store) == {PHONE: True, PHONE2: False, SOFT: False}
-    row = (await admin.list_audit(store, object_type="callmanager_group"))[0]
+    row = (await admin.list_audit(store, object_type="callmanager-group"))[0]
     assert row.detail["phones_reset_required"] == 1
 
 

@@ -25,7 +25,7 @@ async def test_groups(api: Api) -> None:
         )
         assert r.status_code == 201, r.text
         assert (r.json()["nodes"], r.json()["devices"]) == ([SUB, NODE], 0)
-        assert await last_audit(api.store) == [("add", "callmanager_group", "Sub first")]
+        assert await last_audit(api.store) == [("add", "callmanager-group", "Sub first")]
         await refused(api, client, 409, "POST", "/callmanager-groups",
                       json={"name": "Sub first", "nodes": [NODE]})  # fmt: skip
         for body, status, words in (

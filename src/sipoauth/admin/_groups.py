@@ -66,7 +66,7 @@ GROUP_DESCRIPTION_MAX_LENGTH: Final = 512
 GROUP_NODES_MAX: Final = 16
 """Servers of one group at most."""
 _SHOWN_DEVICES: Final = 10
-_OBJECT: Final = "callmanager_group"
+_OBJECT: Final = "callmanager-group"
 _CHANNEL: Final = "config"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
