@@ -81,7 +81,7 @@ async def test_groups(api: Api) -> None:
         r = await client.patch(f"/devices/{PHONE}", json={"callmanager_group": "Default"})
         assert r.json()["callmanager_group"] is None
         assert (await client.delete("/callmanager-groups/Sub first")).status_code == 204
-        assert await last_audit(api.store) == [("delete", "callmanager_group", "Sub first")]
+        assert await last_audit(api.store) == [("delete", "callmanager-group", "Sub first")]
         await refused(api, client, 404, "GET", "/callmanager-groups/Sub first")
 
 
