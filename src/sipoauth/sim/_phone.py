@@ -128,20 +128,27 @@ def register_request(
     proxy_form: bool = True,
     expires: int = 3600,
     extra: tuple[str, ...] = (),
+    reg_id: int | None = None,
+    from_tag: str | None = None,
 ) -> bytes:
-    """A REGISTER as deployed clients send it (REFERENCE-BEHAVIOUR "on the wire")."""
+    """A REGISTER as deployed clients send it (REFERENCE-BEHAVIOUR "on the wire").
+
+    ``reg_id``: the RFC 5626 §4.2 flow number, added to the Contact (with
+    ``Supported: outbound`` in ``extra``); ``from_tag``: default the first 8
+    characters of the Call-ID."""
     aor = f"sip:{ident.line}@{ident.domain}"
     contact = (
         f"<sip:{ident.line}@{ident.local};transport=tls>"
         f';+sip.instance="<{ident.instance}>"'
-        f';+u.sip!devicename.ccm.cisco.com="{ident.device}"'
+        + ("" if reg_id is None else f";reg-id={reg_id}")
+        + f';+u.sip!devicename.ccm.cisco.com="{ident.device}"'
         f';+u.sip!model.ccm.cisco.com="{ident.model}"'
     )
     lines = [
         f"REGISTER sip:{ident.domain} SIP/2.0",
         f"Via: SIP/2.0/TLS {ident.local};branch={branch};rport",
         "Max-Forwards: 70",
-        f"From: <{aor}>;tag={call_id[:8]}",
+        f"From: <{aor}>;tag={from_tag or call_id[:8]}",
         f"To: <{aor}>",
         f"Call-ID: {call_id}",
         f"CSeq: {cseq} REGISTER",
