@@ -72,18 +72,26 @@ def _quote(text: str) -> str:
 
 
 def _accepts_gzip(header: str) -> bool:
-    """Whether ``Accept-Encoding`` admits gzip (RFC 9110 §12.5.3; ``q=0`` refuses)."""
+    """Whether ``Accept-Encoding`` admits gzip (RFC 9110 §12.5.3): an explicit
+    ``gzip`` (or ``x-gzip``) entry decides, else ``*``; ``q=0`` refuses."""
+    weights: dict[str, float] = {}
     for item in header.split(","):
         name, _, params = item.partition(";")
-        if name.strip().lower() not in ("gzip", "x-gzip", "*"):
+        name = name.strip().lower()
+        if not name:
             continue
-        q = params.strip().lower()
-        if q.startswith("q="):
-            try:
-                return float(q[2:]) > 0
-            except ValueError:
-                return False
-        return True
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        weights[name] = q
+    for name in ("gzip", "x-gzip", "*"):
+        if name in weights:
+            return weights[name] > 0
     return False
 
 
@@ -141,7 +149,7 @@ class ConfigApp:
             return _error(
                 405, "method_not_allowed", "files are read with GET", {"allow": "GET, HEAD"}
             )
-        path = request.url.path
+        path: str = request.scope["path"]
         lowered = path.lower()
         if lowered == "/" + CACONFIG:
             return self._file(request, self.catalog.caconfig)
@@ -161,7 +169,9 @@ class ConfigApp:
         remote = request.client.host if request.client else "unknown"
         realm = _quote(self.catalog.realm)
 
-        if "access_token" in request.query_params:
+        if b"access_token" in request.scope["query_string"] and (
+            "access_token" in request.query_params
+        ):
             return self._refuse(
                 400,
                 "invalid_request",

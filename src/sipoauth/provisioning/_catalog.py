@@ -2,18 +2,20 @@
 
 The cluster-wide facts (SIP OAuth mode, issuer, servers and their ports,
 CallManager groups, security profiles, edges, MRA service domains, the
-phone-edge-trust bundle) are read at :meth:`ConfigCatalog.load`, which the node
-calls whenever the configuration changes. A device's file is rendered on first
-request from its stored record and kept until the device changes (Reset /
-Apply Config: :meth:`invalidate`; anything else: the next ``load``). So a file
-fetch costs a dictionary look-up, and the store is read once per change.
+phone-edge-trust bundle) and every device record are read at
+:meth:`ConfigCatalog.load`, which the node calls whenever the configuration
+changes (with the device records it has just read itself). A device's file is
+rendered on first request and kept until something changes: Reset / Apply
+Config (:meth:`invalidate`: that device's record is read again, since only its
+version changed), anything else the next ``load``. So a file fetch costs a
+dictionary look-up, and the store is read once per change, never per request.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -122,6 +124,9 @@ class ConfigCatalog:
         self._store = store
         self._oauth_mode = oauth_mode
         self._cluster: _Cluster | None = None
+        self._devices: dict[str, DeviceRecord] = {}
+        self._stale: set[str] = set()
+        """Devices whose record changed since ``load`` (read again on request)."""
         self._files: dict[tuple[str, Variant, str | None], Rendered | None] = {}
         self._generation = 0
 
@@ -148,9 +153,13 @@ class ConfigCatalog:
             raise RuntimeError("configuration catalog not loaded")
         return self._cluster
 
-    async def load(self) -> None:
-        """Read the cluster's configuration; forget every rendered device file."""
+    async def load(self, devices: Iterable[DeviceRecord] | None = None) -> None:
+        """Read the cluster's configuration and the device records (``devices``
+        when the caller has just read them); forget every rendered file."""
         store = self._store
+        if devices is None:
+            devices = await store.devices.list()
+        records = {d.name: d for d in devices}
         settings = {**keys_.DEFAULTS, **await store.settings.get_many()}
         nodes = await store.nodes.list()  # publisher first, then by name
         groups = {g.name: tuple(g.nodes) for g in await store.callmanager_groups.list()}
@@ -189,12 +198,16 @@ class ConfigCatalog:
             caconfig=Rendered.of(bundle.body, "application/json"),
             default_file=Rendered.of(render_default(default), "application/xml"),
         )
+        self._devices = records
+        self._stale.clear()
         self._generation += 1
         self._files.clear()
 
     def invalidate(self, device: str) -> None:
-        """Forget ``device``'s rendered files (its record changed)."""
+        """``device``'s record changed (Reset / Apply Config): forget its files and
+        read the record again when it is next asked for."""
         self._generation += 1
+        self._stale.add(device)
         for key in [k for k in self._files if k[0] == device]:
             del self._files[key]
 
@@ -208,7 +221,20 @@ class ConfigCatalog:
         if key in self._files:
             return self._files[key]
         generation = self._generation
-        record = await self._store.devices.get(name)
+        # A record changed since ``load`` (reset), or one this catalog has not seen
+        # yet (the directory that let the request through may be a reload ahead):
+        # read it. Only a token holder for that very device gets this far.
+        if name in self._stale or name not in self._devices:
+            record = await self._store.devices.get(name)
+            if generation != self._generation:  # changed again meanwhile: do not keep
+                return await self.device_file(name, variant, edge)
+            self._stale.discard(name)
+            if record is None:
+                self._devices.pop(name, None)
+            else:
+                self._devices[name] = record
+        else:
+            record = self._devices[name]
         cluster = self._require()
         rendered: Rendered | None = None
         if record is not None:
