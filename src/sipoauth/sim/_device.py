@@ -251,6 +251,12 @@ class SimDevice:
         return self.state == "registered"
 
     @property
+    def pongs(self) -> int:
+        """Keep-alive pongs received on the current flow (RFC 5626 §4.4.1)."""
+        flow = self._session.flow
+        return flow.pongs if flow is not None else 0
+
+    @property
     def registered_with(self) -> CallManagerEntry | None:
         return self._session.node if self._session.registered else None
 
