@@ -11,9 +11,11 @@ is the node's real web port. The node's CA goes to phone-edge-trust (R3).
 
 from __future__ import annotations
 
+import asyncio
 import random
 import secrets
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,7 +103,18 @@ class SimNode:
         code, _ = await admin.generate_activation_code(
             self.store, f"SEP{mac}", now=datetime.now(UTC)
         )
+        await self.until_known(f"SEP{mac}")
         return mac, code, dns
+
+    async def until_known(self, device: str) -> None:
+        """Wait until the node has heard of ``device`` (the "config" notification;
+        the store polls on SQLite). A bound, not a timing assertion; the
+        simulators would retry anyway, as phones do, but more slowly."""
+        for _ in range(400):
+            if self.node.directory.device(device) is not None:
+                return
+            await asyncio.sleep(0.025)
+        await self.node.load()
 
     async def new_user(self, client_type: str = "CSF") -> tuple[str, str, str]:
         """An end user owning a soft client: (user id, password, device)."""
@@ -117,6 +130,7 @@ class SimNode:
             profile=admin.OAUTH_PROFILE,
             owner=user,
         )
+        await self.until_known(device)
         return user, password, device
 
     async def close(self) -> None:
@@ -130,9 +144,15 @@ def unique_dn() -> str:
     return f"8{secrets.randbelow(10**6):06d}{next(_numbers):03d}"
 
 
-async def start_sim_node(root: Path, *, access_minutes: int = 1) -> SimNode:
+async def start_sim_node(
+    root: Path,
+    *,
+    access_minutes: int = 1,
+    before_start: Callable[[Store], Awaitable[None]] | None = None,
+) -> SimNode:
     """Prepare a data directory (SIP OAuth mode on, licensed), give the server free
-    ports, trust its CA for phones, enable the refresh login flow, start the node."""
+    ports, trust its CA for phones, enable the refresh login flow, run
+    ``before_start`` (trust stores are read when the services start), start the node."""
     prepared = await prepare(root)
     ports = dict(zip(PORT_FIELDS, free_ports(len(PORT_FIELDS)), strict=True))
     store = await Store.open(prepared.url)
@@ -144,6 +164,8 @@ async def start_sim_node(root: Path, *, access_minutes: int = 1) -> SimNode:
         await admin.set_parameter(
             store, "OAuth Access Token Expiry Timer (minutes)", str(access_minutes)
         )
+        if before_start is not None:
+            await before_start(store)
     finally:
         await store.close()
     node = await Node.open(
