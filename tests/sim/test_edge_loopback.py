@@ -322,9 +322,8 @@ async def test_push_creates_the_entry_and_the_edge_is_then_accepted(
 ) -> None:
     """The reference's push: the node reads the names from the edge's certificate."""
     async with running_edge(world, [address_of(node)], EDGE2, push_on_start=True) as edge:
-        assert edge.push_task is not None
-        outcome = await edge.push_task
-        assert outcome.ok and outcome.detail == EDGE2
+        outcome = edge.push_outcome
+        assert outcome is not None and outcome.ok and outcome.detail == EDGE2
         [entry] = [e for e in await admin.find_edges(node.store) if e.address == EDGE2]
         assert list(entry.x509_names) == [EDGE2] and entry.description == "sipoauth edge"
         await wait_for(lambda: any(e.address == EDGE2 for e in node.edges), "the node's reload")
@@ -333,6 +332,12 @@ async def test_push_creates_the_entry_and_the_edge_is_then_accepted(
             assert (await register(client, ident(), world.prepared.mint())).status == 200
         finally:
             await client.close()
+        # and its HTTPS requests count as via MRA from the first one on
+        phone = await add_phone(node.store, allow_mra=False)
+        code = await new_code(node.store, phone.name)
+        async with edge_web(world, edge, EDGE2) as web:
+            refused = await activate(web, code, phone)
+        assert refused.status_code == 400 and refused.json()["error"] == "unauthorized_client"
 
 
 # -- HTTP ----------------------------------------------------------------------------------

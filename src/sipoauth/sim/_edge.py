@@ -14,14 +14,14 @@ Devices outside reach three listeners, each with the edge's own certificate
 Towards the nodes the edge presents its client certificate, which must chain
 to tomcat-trust and name an edge entry (R6); on start it pushes that
 certificate's names to the first reachable node (``POST
-/api/v1/edges/push``), which creates or updates its entry. A failed push is
-logged, never fatal: an administrator may have added the entry already.
+/api/v1/edges/push``), which creates or updates its entry, before it serves
+devices. A failed push is logged, never fatal: an administrator may have
+added the entry already.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import ssl
 from dataclasses import dataclass
@@ -82,8 +82,8 @@ class Edge:
         )
         self.listeners: list[EdgeListener] = []
         """What the edge listens on while running: SIP, HTTPS, HTTP."""
-        self.push_task: asyncio.Task[PushOutcome] | None = None
-        """The certificate push started by :meth:`start` (await it for the outcome)."""
+        self.push_outcome: PushOutcome | None = None
+        """What the certificate push of :meth:`start` got (``None``: no push)."""
 
     @property
     def sip_port(self) -> int:
@@ -104,8 +104,19 @@ class Edge:
         return edge_path(self.sip.settings)
 
     async def start(self) -> list[EdgeListener]:
-        """Open the three listeners (a port 0 takes a free one) and start the push."""
+        """Push the certificate names (when configured), then open the three
+        listeners (a port 0 takes a free one).
+
+        The push comes first, and a successful one is given ``push_settle``
+        seconds: the node classifies each HTTPS connection once, when it is
+        made, with the entries it has loaded then, so a device's request
+        arriving before the node knew the entry would not count as via MRA.
+        """
         config = self.config
+        if config.push_on_start:
+            self.push_outcome = await self._push()
+            if self.push_outcome.ok:
+                await asyncio.sleep(config.push_settle)
         try:
             sip = await self.sip.start()
             https = await self._https.start()
@@ -126,8 +137,6 @@ class Edge:
             http=bootstrap,
             nodes=[str(n) for n in config.nodes],
         )
-        if config.push_on_start:
-            self.push_task = asyncio.create_task(self._push(), name="edge certificate push")
         return self.listeners
 
     async def _push(self) -> PushOutcome:
@@ -139,10 +148,6 @@ class Edge:
 
     async def close(self) -> None:
         """Stop listening, close every flow and the upstream connections."""
-        if self.push_task is not None and not self.push_task.done():
-            self.push_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.push_task
         await self._https.stop()
         await self._bootstrap.stop()
         await self.sip.stop()

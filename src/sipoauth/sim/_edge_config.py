@@ -116,6 +116,9 @@ class EdgeConfig:
     """Sent with the certificate push (the entry's description)."""
     push_on_start: bool = True
     """Push the client certificate's names to the first reachable node on start."""
+    push_settle: float = 0.5
+    """Seconds between a successful push and serving devices: the node reloads
+    its edge entries on the notification the push sends (``Edge.start``)."""
     max_message_size: int = 32 * 1024
     """Largest SIP message accepted from a device."""
     max_in_flight: int = 32

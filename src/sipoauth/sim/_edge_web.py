@@ -121,8 +121,16 @@ class EdgeWeb:
     ) -> None:
         self._config = config
         self._selector = selector
-        self._client = httpx.AsyncClient(
-            verify=upstream_context,
+        self._context = upstream_context
+        self._client = self._new_client()
+        self._via = f"1.1 {config.public_host}"
+        self.requests = 0
+        """Requests proxied (answered by a node) so far."""
+
+    def _new_client(self) -> httpx.AsyncClient:
+        config = self._config
+        client = httpx.AsyncClient(
+            verify=self._context,
             timeout=httpx.Timeout(config.upstream_timeout, connect=config.connect_timeout),
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             follow_redirects=False,
@@ -131,10 +139,8 @@ class EdgeWeb:
         # Only what the device sent goes up (an Accept-Encoding the device did not
         # send would get it a gzip body it cannot read).
         for name in ("accept", "accept-encoding", "user-agent"):
-            self._client.headers.pop(name, None)
-        self._via = f"1.1 {config.public_host}"
-        self.requests = 0
-        """Requests proxied (answered by a node) so far."""
+            client.headers.pop(name, None)
+        return client
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -304,13 +310,23 @@ class EdgeWeb:
     async def push(self) -> PushOutcome:
         """Push the client certificate's names to the first reachable node
         (``POST /api/v1/edges/push``: the node reads the names from the
-        certificate itself and creates or updates the entry named ``address``)."""
+        certificate itself and creates or updates the entry named ``address``).
+
+        On a connection of its own, closed after: the node classifies a
+        connection once, when it is made (``node/_web.py``), so one opened
+        before the entry existed would stay "not an edge" — not via MRA — for
+        as long as the pool kept it.
+        """
+        async with self._new_client() as client:
+            return await self._push(client)
+
+    async def _push(self, client: httpx.AsyncClient) -> PushOutcome:
         body = {"address": self._config.public_host, "description": self._config.description}
         for node in self._selector.order(time.monotonic()):
             where = f"{node.url_host}:{node.web_port}"
             url = httpx.URL(scheme="https", host=node.host, port=node.web_port, path=PUSH_PATH)
             try:
-                response = await self._client.post(url, json=body)
+                response = await client.post(url, json=body)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 self._selector.failed(node, time.monotonic())
                 log.warning("node unreachable", node=where, why=_why(exc))
