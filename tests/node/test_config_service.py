@@ -288,12 +288,6 @@ async def test_token_in_the_query_string_is_400(prepared: Prepared, node: Node) 
             assert 'error="invalid_request"' in got.headers["www-authenticate"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="provisioning/_app.py _device_file (commit 2dfbce7): the URI-token check first "
-    "looks for the raw bytes b'access_token' in the query string, so a percent-encoded name "
-    "(access%5Ftoken, which query_params decodes to access_token) is not refused",
-)
 @pytest.mark.parametrize("encoded", ["access%5Ftoken", "%61ccess_token"])
 async def test_token_in_the_query_string_is_400_however_its_name_is_encoded(
     prepared: Prepared, node: Node, encoded: str
@@ -670,13 +664,6 @@ async def test_reset_bumps_the_configuration_version_and_the_etag(
             before, version = after, new
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="provisioning/_catalog.py ConfigCatalog.load (commit 2dfbce7): it installs the "
-    "device records Node.load read at its start and clears _stale, so a Reset heard while "
-    "the load was in progress (invalidate) is forgotten: the file goes back to the old "
-    "configVersion until the next configuration change",
-)
 async def test_a_reset_during_a_configuration_reload_is_not_lost(
     prepared: Prepared, node: Node, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -136,6 +136,7 @@ class Node:
         tokens = await token_context(store)
         profiles = {p.name: p for p in await store.profiles.list()}
         devices = []
+        mark = self.catalog.mark()  # a reset heard from here on stays pending
         records = await store.devices.list()
         for dev in records:
             profile = profiles.get(dev.profile_name) if dev.profile_name else None
@@ -186,7 +187,7 @@ class Node:
             self.registrar.verifier.replace_keys(tokens.keys)
         self.registrar.directory = snapshot
         self.directory = snapshot
-        await self.catalog.load(records)  # the files say the mode in effect (R8)
+        await self.catalog.load(records, mark=mark)  # the mode in effect (R8)
 
     def token_verify(self, token: str, now: float) -> AccessClaims:
         """Verify an access token (the registrar's verifier and its cache)."""

@@ -169,9 +169,7 @@ class ConfigApp:
         remote = request.client.host if request.client else "unknown"
         realm = _quote(self.catalog.realm)
 
-        if b"access_token" in request.scope["query_string"] and (
-            "access_token" in request.query_params
-        ):
+        if request.scope["query_string"] and "access_token" in request.query_params:
             return self._refuse(
                 400,
                 "invalid_request",

@@ -127,6 +127,9 @@ class ConfigCatalog:
         self._devices: dict[str, DeviceRecord] = {}
         self._stale: set[str] = set()
         """Devices whose record changed since ``load`` (read again on request)."""
+        self._invalidated: dict[str, int] = {}
+        """Device → the :meth:`mark` at which it was last invalidated."""
+        self._marks = 0
         self._files: dict[tuple[str, Variant, str | None], Rendered | None] = {}
         self._generation = 0
 
@@ -153,11 +156,22 @@ class ConfigCatalog:
             raise RuntimeError("configuration catalog not loaded")
         return self._cluster
 
-    async def load(self, devices: Iterable[DeviceRecord] | None = None) -> None:
-        """Read the cluster's configuration and the device records (``devices``
-        when the caller has just read them); forget every rendered file."""
+    def mark(self) -> int:
+        """A point in the sequence of invalidations: take it *before* reading the
+        device records given to :meth:`load`, so that a reset heard while they
+        were read is not lost."""
+        self._marks += 1
+        return self._marks
+
+    async def load(
+        self, devices: Iterable[DeviceRecord] | None = None, *, mark: int | None = None
+    ) -> None:
+        """Read the cluster's configuration and the device records (``devices``,
+        read after :meth:`mark` returned ``mark``, when the caller has just read
+        them); forget every rendered file."""
         store = self._store
-        if devices is None:
+        if devices is None or mark is None:
+            mark = self.mark()
             devices = await store.devices.list()
         records = {d.name: d for d in devices}
         settings = {**keys_.DEFAULTS, **await store.settings.get_many()}
@@ -199,7 +213,9 @@ class ConfigCatalog:
             default_file=Rendered.of(render_default(default), "application/xml"),
         )
         self._devices = records
-        self._stale.clear()
+        # Devices invalidated after the records were read are still stale.
+        self._invalidated = {d: m for d, m in self._invalidated.items() if m > mark}
+        self._stale = set(self._invalidated)
         self._generation += 1
         self._files.clear()
 
@@ -208,6 +224,7 @@ class ConfigCatalog:
         read the record again when it is next asked for."""
         self._generation += 1
         self._stale.add(device)
+        self._invalidated[device] = self.mark()
         for key in [k for k in self._files if k[0] == device]:
             del self._files[key]
 
