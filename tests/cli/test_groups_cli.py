@@ -109,7 +109,7 @@ def test_groups_add_show_update_list_delete(node_dir: Path) -> None:
     assert _json(node_dir, "callmanager-groups", "list") == []
 
     async def audited(store: Store) -> list[Any]:
-        return await store.audit.list(object_type="callmanager_group")
+        return await store.audit.list(object_type="callmanager-group")
 
     rows = in_store(node_dir, audited)
     assert [r.action for r in reversed(rows)] == ["add", "update", "update", "delete"]
