@@ -32,7 +32,15 @@ from sipoauth import admin
 from sipoauth.node import Node
 from sipoauth.pki import client_ssl_context
 from sipoauth.registrar import CoreResult
-from sipoauth.sim import PhoneIdentity, SipTlsClient, register_request
+from sipoauth.sim import (
+    DeskPhone,
+    DeskPhoneConfig,
+    DeviceSettings,
+    EdgeAddress,
+    PhoneIdentity,
+    SipTlsClient,
+    register_request,
+)
 from sipoauth.sim._edge import Edge
 from sipoauth.sim._edge_config import EdgeConfig, NodeAddress
 from sipoauth.sim._edge_pki import EdgeFiles, init_edge_dir
@@ -64,6 +72,7 @@ async def _prepare(root: Path) -> World:
     try:
         for files in edges.values():  # what the administrator uploads (edge init says so)
             await admin.upload_trust(store, "tomcat-trust", files.ca_cert.read_bytes())
+        await admin.upload_trust(store, "phone-edge-trust", edges[EDGE].ca_cert.read_bytes())
         await admin.add_edge(store, address=EDGE, x509_names=[EDGE], description="test edge")
     finally:
         await store.close()
@@ -338,6 +347,54 @@ async def test_push_creates_the_entry_and_the_edge_is_then_accepted(
         async with edge_web(world, edge, EDGE2) as web:
             refused = await activate(web, code, phone)
         assert refused.status_code == 400 and refused.json()["error"] == "unauthorized_client"
+
+
+async def test_a_simulated_desk_phone_onboards_registers_and_resyncs_through_the_edge(
+    world: World, node: Node
+) -> None:
+    """The product's desk-phone simulator outside (``sipoauth sim phone --edge``):
+    caconfig.json from the edge's bootstrap port, its activation code and its
+    file (the MRA variant, which names this edge) through the edge's HTTPS port,
+    registration at the edge, then an Apply Config's NOTIFY through the edge
+    makes it fetch its file again and re-register; it unregisters on stop."""
+    phone = await add_phone(node.store, allow_mra=True)
+    code = await new_code(node.store, phone.name)
+    await until_known(node, phone.name)
+    async with running_edge(world, [address_of(node)]) as edge:
+        await admin.update_edge(  # what the MRA variant tells the phone to use
+            node.store,
+            EDGE,
+            public_host="localhost",
+            public_sip_port=edge.sip_port,
+            public_web_port=edge.web_port,
+        )
+        await node.load()  # (what the change's notification does, without the wait)
+        outside = EdgeAddress("localhost", edge.sip_port, edge.web_port, edge.bootstrap_port)
+        device = DeskPhone(
+            DeskPhoneConfig(
+                mac=phone.mac, model=phone.model, activation_code=code, edge=outside,
+                settings=DeviceSettings(
+                    retry_after_max=0.3, prerequisite_attempts=20, config_attempts=20,
+                    config_retry_delay=0.25, request_timeout=5.0, http_timeout=10.0,
+                    stop_grace=5.0,
+                ),
+            )
+        )  # fmt: skip
+        await device.start()
+        try:
+            await device.wait_for("registered", timeout=30)
+            config = device.log.find("config")
+            assert config is not None and "(mra," in config.message
+            [binding] = [b for b in node.registrar.table if b.device == phone.name]
+            assert binding.path == (edge.path,)
+            mark = device.mark()
+            await admin.reset_device(node.store, phone.name, action="apply-config")
+            resync = await device.wait_for("notify", since=mark, timeout=30)
+            assert "re-registered" in resync.message
+        finally:
+            await device.stop()
+        assert device.log.find("unregistered") is not None
+        assert not [b for b in node.registrar.table if b.device == phone.name]
 
 
 # -- HTTP ----------------------------------------------------------------------------------
