@@ -25,8 +25,9 @@ import uuid
 from dataclasses import dataclass, field
 
 from ._config import EdgeAddress, ServerAddress
-from ._device import DeviceSettings, SimDevice, SimNetwork
+from ._device import SimDevice
 from ._errors import SimFailure
+from ._network import DeviceSettings, SimNetwork
 from ._tokens import ACTIVATION_GRANT, DESK_PHONE_CLIENT, OAuthFailure, mask_code, request_tokens
 
 __all__ = ["DeskPhone", "DeskPhoneConfig", "normalise_mac"]

@@ -2,7 +2,7 @@
 
 Theory of operation. ``start()`` runs the device in its own task:
 
-1. **Bootstrap** (``_bootstrap``): ``caconfig.json`` over plain HTTP from the
+1. **Bootstrap** (``Provisioning.bootstrap``): ``caconfig.json`` over plain HTTP from the
    server's (or the edge's) bootstrap port; from then on the device trusts only
    those certificates, for every HTTPS and SIP TLS connection (R3). On
    premises, ``XMLDefault.cnf.xml`` says where the token endpoint and the
@@ -25,110 +25,44 @@ Theory of operation. ``start()`` runs the device in its own task:
    refresh) stops the device at once with a clear message.
 
 Each step emits one event (``_events``); timers run on the event loop's clock.
+Running as a task, stopping and the final event are ``_lifecycle``'s; where
+the files come from is ``_provisioning``'s; the flow and its bindings are
+``_registration``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import random
 import ssl
-from dataclasses import dataclass
 from typing import Final
 
-from sipoauth.pki import client_ssl_context
 from sipoauth.sip import Request
 
 from ._config import (
     CallManagerEntry,
-    ConfigError,
-    ConfigServer,
     DefaultConfig,
     DeviceFile,
     EdgeAddress,
     ServerAddress,
     TrustBundle,
-    parse_caconfig,
-    parse_default_config,
 )
 from ._errors import GrantRevoked, SimError, SimFailure
-from ._events import EventLog, SimEvent
-from ._fetch import download_config, fetch_bootstrap
 from ._http import HttpClient
+from ._lifecycle import DeviceLifecycle
+from ._network import DeviceSettings, SimNetwork
+from ._provisioning import Provisioning
 from ._registration import (
     NodeUnavailable,
     RegistrationRefused,
     RegistrationSession,
     TokenRejected,
 )
-from ._tokens import OAuthFailure, TokenSet, request_tokens
+from ._tokens import OAuthFailure, TokenSet, refresh_tokens
 
-__all__ = ["DeviceSettings", "SimDevice", "SimNetwork"]
+__all__ = ["SimDevice"]
 
 _RETRY_RENEW_MAX: Final = 30.0
 """Longest wait before trying a failed (unreachable) token renewal again."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceSettings:
-    """Timers and limits of a simulated device; defaults are what phones do."""
-
-    renew_fraction: float = 0.75
-    """Renew the access token at this fraction of its life (REFERENCE-BEHAVIOUR)."""
-    reregister_fraction: float = 0.8
-    """Re-register at this fraction of the granted Expires."""
-    requested_expires: int = 3600
-    """Expires asked for; the registrar grants its own interval (120 s)."""
-    keepalive_interval: float = 120.0
-    """Seconds between CRLF keep-alives, jittered to 80-100 % (RFC 5626 §4.4.1)."""
-    pong_timeout: float = 10.0
-    """A ping unanswered this long means the flow failed (RFC 5626 §4.4.1)."""
-    request_timeout: float = 10.0
-    """Seconds for a TLS connect or a SIP transaction."""
-    http_timeout: float = 15.0
-    """Seconds for an HTTP request (bootstrap, token endpoint, config file)."""
-    retry_after_max: float = 35.0
-    """Longest Retry-After honoured before trying a refused REGISTER again."""
-    prerequisite_attempts: int = 3
-    """REGISTERs sent to one node while it answers 403 + Retry-After."""
-    config_attempts: int = 3
-    """Downloads of the config file while the server answers 403 / 404."""
-    config_retry_delay: float = 5.0
-    """Seconds between those downloads."""
-    recovery_backoff: float = 1.0
-    """First wait before re-registering after every node failed; doubles."""
-    recovery_backoff_max: float = 60.0
-    proxy_form: bool = False
-    """Send ``Proxy-Authorization: Bearer token="…"`` (deployed phones) instead
-    of RFC 8898's ``Authorization: Bearer``."""
-    notify_coalesce: float = 0.05
-    """Seconds to wait for sibling NOTIFYs (one per line) before acting on one."""
-    stop_grace: float = 10.0
-    """Seconds ``stop()`` waits for the unregistration before it cancels."""
-
-
-class SimNetwork:
-    """What devices in one process share: the HTTP connection pool and one TLS
-    context per trust bundle (a load run of hundreds of phones builds one)."""
-
-    def __init__(self, http: HttpClient | None = None) -> None:
-        self.http = http or HttpClient()
-        self._contexts: dict[str, ssl.SSLContext] = {}
-
-    def context_for(self, bundle: TrustBundle) -> ssl.SSLContext:
-        """A TLS client context trusting exactly ``bundle``'s certificates."""
-        context = self._contexts.get(bundle.sha256)
-        if context is None:
-            pems = [pem.encode("ascii") for pem in bundle.pems]
-            context = self._contexts[bundle.sha256] = client_ssl_context(pems)
-        return context
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
-
-
-class _StopRequested(Exception):
-    pass
 
 
 class _NoNode(SimFailure):
@@ -142,7 +76,7 @@ def _refusal(exc: RegistrationRefused | TokenRejected) -> SimError:
     return SimFailure("registration", f"registration refused: {exc}")
 
 
-class SimDevice:
+class SimDevice(DeviceLifecycle):
     """A simulated device's lifecycle; subclasses obtain the tokens."""
 
     client_id: str = ""
@@ -159,27 +93,21 @@ class SimDevice:
         settings: DeviceSettings,
         network: SimNetwork | None,
     ) -> None:
-        if (server is None) == (edge is None):
-            raise ValueError("give a server (on premises) or an edge (MRA), not both")
-        self.name = name
+        super().__init__(name, stop_grace=settings.stop_grace)
         self.model = model
         self.server = server
         self.edge = edge
         self.settings = settings
-        self.log = EventLog()
-        self.state = "idle"
-        """idle, starting, registered, recovering, stopping, stopped, failed, revoked."""
         self.tokens: TokenSet | None = None
-        self.trust: TrustBundle | None = None
-        self.default: DefaultConfig | None = None
-        self.file: DeviceFile | None = None
         self.reset_seen = asyncio.Event()
         """Set on each NOTIFY check-sync (clear it to wait for the next)."""
         self.timings: dict[str, float] = {}
         """Seconds each bring-up step took: ``tokens``, ``config``, ``register``, ``ready``."""
         self._own_network = network is None
         self.network = network or SimNetwork(HttpClient(timeout=settings.http_timeout))
-        self._context: ssl.SSLContext | None = None
+        self.sources = Provisioning(
+            server=server, edge=edge, network=self.network, settings=settings, emit=self.emit
+        )
         self._session = RegistrationSession(
             device=name,
             model=model,
@@ -189,62 +117,17 @@ class SimDevice:
             proxy_form=settings.proxy_form,
             retry_after_max=settings.retry_after_max,
             prerequisite_attempts=settings.prerequisite_attempts,
+            keepalive_interval=settings.keepalive_interval,
+            pong_timeout=settings.pong_timeout,
             on_request=self._on_request,
             on_change=self._wake_up,
             on_failover=self._failover,
         )
-        self._stop = asyncio.Event()
-        self._wake = asyncio.Event()
         self._notifies: list[Request] = []
-        self._task: asyncio.Task[None] | None = None
         self._reregister_at = 0.0
-        self._keepalive_at = 0.0
-        self._pong_deadline: float | None = None
-        self._pongs = 0
         self._renew_not_before = 0.0
-        self._loop = asyncio.get_running_loop()
 
     # -- public ------------------------------------------------------------------------
-
-    def emit(self, kind: str, message: str, **data: str | int | float | bool | None) -> SimEvent:
-        return self.log.emit(self.name, kind, message, **data)
-
-    async def start(self) -> None:
-        """Bring the device up in the background (await ``wait_for("registered")``)."""
-        if self._task is not None:
-            raise RuntimeError(f"{self.name} was started already")
-        self.state = "starting"
-        self._task = asyncio.create_task(self._main(), name=f"sim {self.name}")
-
-    async def stop(self) -> SimEvent:
-        """Unregister and close (if still running); the final event."""
-        self._stop.set()
-        self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), self.settings.stop_grace)
-            except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
-        return await self.finished()
-
-    async def finished(self) -> SimEvent:
-        """Wait until the device has ended; its final event."""
-        if self._task is not None:
-            await asyncio.shield(self._task)
-        final = self.log.final
-        assert final is not None, "finished() before start()"
-        return final
-
-    async def wait_for(
-        self, kind: str, *, since: int = 0, timeout: float | None = None
-    ) -> SimEvent:
-        """The first ``kind`` event after ``since`` (see :meth:`EventLog.wait_for`)."""
-        return await self.log.wait_for(kind, since=since, timeout=timeout)
-
-    def mark(self) -> int:
-        return self.log.mark()
 
     @property
     def registered(self) -> bool:
@@ -260,12 +143,29 @@ class SimDevice:
     def registered_with(self) -> CallManagerEntry | None:
         return self._session.node if self._session.registered else None
 
-    async def __aenter__(self) -> SimDevice:
-        await self.start()
-        return self
+    @property
+    def trust(self) -> TrustBundle | None:
+        """phone-edge-trust as ``caconfig.json`` gave it."""
+        return self.sources.trust
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+    @property
+    def default(self) -> DefaultConfig | None:
+        return self.sources.default
+
+    @property
+    def file(self) -> DeviceFile | None:
+        """The device's config file, as last downloaded."""
+        return self.sources.file
+
+    def context(self) -> ssl.SSLContext:
+        """The TLS context trusting phone-edge-trust (after the bootstrap)."""
+        return self.sources.context
+
+    def token_endpoint(self) -> str:
+        return self.sources.token_endpoint()
+
+    def authorization_endpoint(self) -> str:
+        return self.sources.authorization_endpoint()
 
     # -- to implement --------------------------------------------------------------------
 
@@ -275,37 +175,17 @@ class SimDevice:
 
     # -- the lifecycle ---------------------------------------------------------------------
 
-    async def _main(self) -> None:
-        kind, message, reason = "stopped", "stopped", ""
-        revoked = False
-        try:
-            await self._bring_up()
-            await self._maintain()
-        except _StopRequested:
-            pass
-        except GrantRevoked as exc:
-            kind, message, reason, revoked = "revoked", f"{exc.message}: stopped", exc.reason, True
-        except SimError as exc:
-            kind, message, reason = "failed", f"failed: {exc.message}", exc.reason
-        except asyncio.CancelledError:
-            await self._session.close()
-            self.state = "stopped"
-            self.log.emit(self.name, "stopped", "stopped (cancelled)")
-            raise
-        except Exception as exc:  # a bug must end the device visibly, not hang it
-            kind, message, reason = "failed", f"failed: {type(exc).__name__}: {exc}", "internal"
-        self.state = "stopping"
-        try:
-            await self._shutdown(unregister=not revoked)
-        finally:
-            if self._own_network:
-                await self.network.aclose()
-            self.state = kind
-            self.emit(kind, message, **({"reason": reason} if reason else {}))
+    async def _run(self) -> None:
+        await self._bring_up()
+        await self._maintain()
+
+    async def _closed(self) -> None:
+        if self._own_network:
+            await self.network.aclose()
 
     async def _bring_up(self, *, reboot: bool = False) -> None:
         started = self._loop.time()
-        await self._bootstrap()
+        await self.sources.bootstrap()
         if self.tokens is None:
             self._check_stop()
             await self._obtain_tokens()
@@ -322,96 +202,19 @@ class SimDevice:
         self.timings["register"] = self._loop.time() - mark
         self.timings["ready"] = self._loop.time() - started
 
-    async def _bootstrap(self) -> None:
-        base = self.edge.bootstrap_base if self.edge else self._server().bootstrap_base
-        try:
-            self.trust = parse_caconfig(
-                await fetch_bootstrap(self.network.http, base, "caconfig.json")
-            )
-        except ConfigError as exc:
-            raise SimFailure("bootstrap", str(exc)) from None
-        self._context = self.network.context_for(self.trust)
-        plural = "" if self.trust.count == 1 else "s"
-        self.emit(
-            "caconfig",
-            f"caconfig.json: {self.trust.count} certificate{plural}",
-            certificates=self.trust.count,
-            sha256=self.trust.sha256,
-        )
-        if self.edge is not None:
-            return  # through the edge: token endpoint and files at its web port
-        try:
-            body = await fetch_bootstrap(self.network.http, base, "XMLDefault.cnf.xml")
-            self.default = parse_default_config(body)
-        except ConfigError as exc:
-            raise SimFailure("bootstrap", str(exc)) from None
-        self.emit(
-            "default-config",
-            f"XMLDefault.cnf.xml: token endpoint {self.default.oauth.token_endpoint}, "
-            f"{len(self.default.call_managers)} node(s)",
-            token_endpoint=self.default.oauth.token_endpoint,
-        )
-
-    def _server(self) -> ServerAddress:
-        assert self.server is not None
-        return self.server
-
-    def context(self) -> ssl.SSLContext:
-        """The TLS context trusting phone-edge-trust (after the bootstrap)."""
-        assert self._context is not None, "bootstrap first"
-        return self._context
-
-    def token_endpoint(self) -> str:
-        if self.file is not None:
-            return self.file.oauth.token_endpoint
-        if self.edge is not None:
-            return f"{self.edge.web_base}/oauth/token"
-        assert self.default is not None
-        return self.default.oauth.token_endpoint
-
-    def authorization_endpoint(self) -> str:
-        if self.edge is not None:
-            return f"{self.edge.web_base}/oauth/authorize"
-        assert self.default is not None
-        return self.default.oauth.authorization_endpoint
-
-    def _config_servers(self) -> tuple[ConfigServer, ...]:
-        if self.edge is not None:
-            return (ConfigServer(self.edge.host, self.edge.web_port),)
-        if self.file is not None and self.file.config_servers:
-            return self.file.config_servers
-        assert self.default is not None
-        return self.default.config_servers
-
     def _access_token(self) -> str:
         assert self.tokens is not None
         return self.tokens.access_token
 
-    async def _download(self) -> None:
-        self.file, source = await download_config(
-            self.network.http,
-            self._config_servers(),
-            self.name,
-            self._access_token(),
-            self.context(),
-            attempts=self.settings.config_attempts,
-            retry_delay=self.settings.config_retry_delay,
-        )
-        lines = ", ".join(self.file.lines)
-        self.emit(
-            "config",
-            f"config v{self.file.config_version} from {source} "
-            f"({self.file.access_mode}, {len(self.file.call_managers)} node(s), lines {lines})",
-            config_version=self.file.config_version,
-            source=source,
-            access_mode=self.file.access_mode,
-        )
+    async def _download(self) -> DeviceFile:
+        return await self.sources.download(self.name, self._access_token())
 
     async def _attach(self, why: str) -> None:
-        assert self.file is not None
+        file = self.file
+        assert file is not None
         try:
             granted = await self._session.attach(
-                self.file.call_managers, self.context(), self._access_token(), self.file.lines
+                file.call_managers, self.context(), self._access_token(), file.lines
             )
         except NodeUnavailable as exc:
             raise _NoNode("registration", str(exc)) from None
@@ -420,9 +223,10 @@ class SimDevice:
         self._registered(granted, why)
 
     async def _reregister(self, why: str) -> None:
-        assert self.file is not None
+        file = self.file
+        assert file is not None
         try:
-            granted = await self._session.register(self._access_token(), self.file.lines)
+            granted = await self._session.register(self._access_token(), file.lines)
         except NodeUnavailable as exc:
             self.emit("connection-lost", f"{exc}; re-registering")
             await self._session.close()
@@ -437,7 +241,6 @@ class SimDevice:
         assert node is not None
         now = self._loop.time()
         self._reregister_at = now + granted * self.settings.reregister_fraction
-        self._schedule_keepalive(now)
         self.state = "registered"
         verb = "registered" if why == "initial" else "re-registered"
         self.emit(
@@ -448,11 +251,6 @@ class SimDevice:
             why=why,
             lines=",".join(self._session.registered),
         )
-
-    def _schedule_keepalive(self, now: float) -> None:
-        interval = self.settings.keepalive_interval
-        self._keepalive_at = now + interval * random.uniform(0.8, 1.0)
-        self._pong_deadline = None
 
     async def _maintain(self) -> None:
         while True:
@@ -468,10 +266,6 @@ class SimDevice:
                 self.emit("connection-lost", f"connection lost ({reason}); re-registering")
                 await self._session.close()
                 await self._recover()
-            elif self._pong_deadline is not None and flow.pongs > self._pongs:
-                self._schedule_keepalive(now)
-            elif self._pong_deadline is not None and now >= self._pong_deadline:
-                await flow.close()  # RFC 5626 §4.4.1: the flow failed
             elif tokens.refresh_token and now >= self._renew_at(tokens):
                 if await self._renew():
                     await self._reregister("new token")
@@ -483,11 +277,6 @@ class SimDevice:
                 )
             elif now >= self._reregister_at:
                 await self._reregister("refresh")
-            elif self._pong_deadline is None and now >= self._keepalive_at:
-                self._pongs = flow.pongs
-                self._pong_deadline = now + self.settings.pong_timeout
-                with contextlib.suppress(ConnectionError):
-                    await flow.send_ping()
             else:
                 await self._idle_until(self._next_deadline(tokens))
 
@@ -497,36 +286,13 @@ class SimDevice:
             deadlines.append(self._renew_at(tokens))
         else:
             deadlines.append(tokens.expires_at())
-        deadlines.append(self._pong_deadline or self._keepalive_at)
         return min(deadlines)
 
     def _renew_at(self, tokens: TokenSet) -> float:
         return max(tokens.renew_at(self.settings.renew_fraction), self._renew_not_before)
 
-    async def _idle_until(self, deadline: float) -> None:
-        delay = deadline - self._loop.time()
-        if delay > 0 and not self._wake.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._wake.wait()
-        self._wake.clear()
-
-    async def _sleep(self, delay: float) -> None:
-        """Wait ``delay`` seconds, or until stopped."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(delay):
-                await self._stop.wait()
-        self._check_stop()
-
-    def _check_stop(self) -> None:
-        if self._stop.is_set():
-            raise _StopRequested
-
     def _failover(self, text: str) -> None:
         self.emit("failover", text)
-
-    def _wake_up(self) -> None:
-        self._wake.set()
 
     def _on_request(self, request: Request) -> None:
         if request.method.upper() == "NOTIFY":
@@ -537,17 +303,13 @@ class SimDevice:
         """Refresh the tokens (rotation: keep the new refresh token); False when the
         token endpoint could not be reached (tried again later)."""
         old = self.tokens
-        assert old is not None and old.refresh_token is not None
-        form = {
-            "grant_type": "refresh_token",
-            "refresh_token": old.refresh_token,
-            "client_id": self.client_id,
-        }
+        assert old is not None
         try:
-            new = await request_tokens(
+            new = await refresh_tokens(
                 self.network.http,
                 self.token_endpoint(),
-                form,
+                self.client_id,
+                old,
                 context=self.context(),
                 now=self._loop.time(),
             )
@@ -563,8 +325,6 @@ class SimDevice:
                 "token-refresh-failed", f"token refresh failed ({exc}); retry in {wait:.0f} s"
             )
             return False
-        if new.refresh_token is None:  # no rotation offered: keep the one we have
-            new = TokenSet(new.access_token, old.refresh_token, new.expires_in, new.obtained_at)
         self.tokens = new
         rotated = new.refresh_token != old.refresh_token
         self.emit(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import secrets
 import ssl
 from collections.abc import Callable
@@ -74,6 +75,7 @@ class SipFlow:
         self._pending: dict[str, asyncio.Future[Response]] = {}
         self._pong = asyncio.Event()
         self._task = asyncio.create_task(self._read(), name=f"sip-flow {remote}")
+        self._keepalive: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -137,6 +139,24 @@ class SipFlow:
         except TimeoutError:
             return False
         return True
+
+    def start_keepalive(self, interval: float, pong_timeout: float) -> None:
+        """Ping every ``interval`` seconds, jittered to 80-100 % (RFC 5626 §4.4.1);
+        a ping unanswered for ``pong_timeout`` seconds ends the flow."""
+        if self._keepalive is None and not self.closed.is_set():
+            self._keepalive = asyncio.create_task(
+                self._keepalives_loop(interval, pong_timeout), name=f"keep-alive {self.remote}"
+            )
+
+    async def _keepalives_loop(self, interval: float, pong_timeout: float) -> None:
+        while not self.closed.is_set():
+            await asyncio.sleep(interval * random.uniform(0.8, 1.0))
+            try:
+                answered = await self.ping(pong_timeout)
+            except FlowClosed:
+                return
+            if not answered:
+                self._finish(f"{self.remote}: no keep-alive pong within {pong_timeout:g} s")
 
     async def _send(self, data: bytes) -> None:
         if self.closed.is_set():
@@ -226,15 +246,19 @@ class SipFlow:
             if not future.done():
                 future.set_exception(FlowClosed(reason))
         self._writer.close()
+        if self._keepalive is not None and self._keepalive is not asyncio.current_task():
+            self._keepalive.cancel()
         if self._on_change is not None:
             self._on_change()
 
     async def close(self) -> None:
         """Close the connection (TLS close_notify) and stop reading."""
         self._finish("closed")
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        for task in (self._task, self._keepalive):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
             async with asyncio.timeout(2):
                 await self._writer.wait_closed()

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 
 from ._config import EdgeAddress, ServerAddress
 from ._deskphone import DeskPhone, DeskPhoneConfig
-from ._device import DeviceSettings, SimNetwork
 from ._events import DeviceStopped, SimEvent
 from ._http import HttpClient
+from ._network import DeviceSettings, SimNetwork
 
 __all__ = [
     "LoadConfig",

@@ -106,6 +106,8 @@ class RegistrationSession:
         proxy_form: bool,
         retry_after_max: float,
         prerequisite_attempts: int,
+        keepalive_interval: float,
+        pong_timeout: float,
         on_request: Callable[[Request], None],
         on_change: Callable[[], None],
         on_failover: Callable[[str], None],
@@ -118,6 +120,8 @@ class RegistrationSession:
         self.proxy_form = proxy_form
         self.retry_after_max = retry_after_max
         self.prerequisite_attempts = prerequisite_attempts
+        self.keepalive_interval = keepalive_interval
+        self.pong_timeout = pong_timeout
         self._on_request = on_request
         self._on_change = on_change
         self._on_failover = on_failover
@@ -153,7 +157,9 @@ class RegistrationSession:
                     on_change=self._on_change,
                 )
                 self.node = entry
-                return await self.register(token, lines)
+                granted = await self.register(token, lines)
+                self.flow.start_keepalive(self.keepalive_interval, self.pong_timeout)
+                return granted
             except (NodeUnavailable, FlowClosed) as exc:
                 problems.append(str(exc))
             except (RegistrationRefused, TokenRejected):

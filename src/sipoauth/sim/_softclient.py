@@ -29,9 +29,10 @@ from typing import Final
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 from ._config import EdgeAddress, ServerAddress
-from ._device import DeviceSettings, SimDevice, SimNetwork
+from ._device import SimDevice
 from ._errors import SimFailure
 from ._http import HttpError, HttpResponse
+from ._network import DeviceSettings, SimNetwork
 from ._tokens import OAuthFailure, pkce_pair, request_tokens
 
 __all__ = ["SOFT_CLIENT_IDS", "SoftClient", "SoftClientConfig", "default_device_name"]

@@ -30,6 +30,7 @@ __all__ = [
     "TokenSet",
     "mask_code",
     "pkce_pair",
+    "refresh_tokens",
     "request_tokens",
 ]
 
@@ -129,3 +130,28 @@ async def request_tokens(
         now,
         scope if isinstance(scope, str) else "",
     )
+
+
+async def refresh_tokens(
+    http: HttpClient,
+    token_endpoint: str,
+    client_id: str,
+    old: TokenSet,
+    *,
+    context: ssl.SSLContext,
+    now: float,
+) -> TokenSet:
+    """The ``refresh_token`` grant (RFC 6749 §6). The answer's refresh token
+    replaces the old one (rotation); an answer without one keeps the old."""
+    assert old.refresh_token is not None, "nothing to refresh with"
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": old.refresh_token,
+        "client_id": client_id,
+    }
+    new = await request_tokens(http, token_endpoint, form, context=context, now=now)
+    if new.refresh_token is None:
+        new = TokenSet(
+            new.access_token, old.refresh_token, new.expires_in, new.obtained_at, new.scope
+        )
+    return new
