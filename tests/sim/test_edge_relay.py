@@ -20,15 +20,9 @@ from typer.testing import CliRunner
 from sipoauth.cli._edge import edge_app
 from sipoauth.pki import PkiError, load_cert_pem, load_certs_pem, peer_names
 from sipoauth.sim._edge_config import EdgeConfig, NodeAddress, NodeSelector
+from sipoauth.sim._edge_messages import PING, PONG, RelaySettings, edge_path
 from sipoauth.sim._edge_pki import EdgeFiles, init_edge_dir
-from sipoauth.sim._edge_relay import (
-    BRANCH_PREFIX,
-    PING,
-    PONG,
-    RelaySettings,
-    SipRelay,
-    edge_path,
-)
+from sipoauth.sim._edge_relay import BRANCH_PREFIX, SipRelay
 from sipoauth.sip import Request, Response, parse_message
 
 SETTINGS = RelaySettings(public_host="edge.example.com", public_port=5061)

@@ -32,7 +32,7 @@ from sipoauth.pki import client_ssl_context, server_ssl_context
 
 from ._edge_config import EdgeConfig, NodeSelector
 from ._edge_listen import HttpListener
-from ._edge_relay import edge_path
+from ._edge_messages import edge_path
 from ._edge_sip import EdgeSip
 from ._edge_web import EdgeWeb, PushOutcome
 

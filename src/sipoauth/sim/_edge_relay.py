@@ -48,11 +48,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import math
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Final
 
 from sipoauth.sip import (
@@ -71,88 +69,24 @@ from sipoauth.sip import (
 )
 from sipoauth.sip._names import display_name
 
-__all__ = ["BRANCH_PREFIX", "RelayNote", "RelayOutput", "RelaySettings", "SipRelay", "edge_path"]
+from ._edge_messages import (
+    PING,
+    PONG,
+    RelayNote,
+    RelayOutput,
+    RelaySettings,
+    copy_headers,
+    edge_path,
+    next_hop,
+    serialize_response,
+    uri_host,
+)
+
+__all__ = ["BRANCH_PREFIX", "SipRelay"]
 
 BRANCH_PREFIX: Final = "z9hG4bK-edge-"
 """Every branch this edge puts in a Via starts so (RFC 3261 magic cookie first)."""
-PING: Final = b"\r\n\r\n"
-PONG: Final = b"\r\n"
-DEFAULT_MAX_FORWARDS: Final = 70
-"""RFC 3261 §16.6 step 3: the value a proxy adds when a request has none."""
 _WARN_TEXT_MAX: Final = 120
-
-
-@dataclass(frozen=True, slots=True)
-class RelaySettings:
-    """What every flow of one edge shares."""
-
-    public_host: str
-    """The edge's host name as devices reach it: in Path, Via and Route checks."""
-    public_port: int
-    """The edge's SIP TLS port as devices reach it."""
-    max_message_size: int = 32 * 1024
-    """Largest message accepted from outside (head + body). Below the node's
-    65,535 so the headers the edge adds always fit; 513 beyond (and the
-    connection closes: the stream cannot be re-synchronised)."""
-    max_upstream_message_size: int = 65535
-    """Largest message accepted from the node."""
-    max_in_flight: int = 32
-    """Requests of one device forwarded and not yet finally answered; beyond, 503."""
-    require_ua_path_support: bool = False
-    """Refuse (421) a REGISTER whose device does not list ``path`` in Supported
-    (RFC 3327 §5.2) instead of adding Path anyway (see the module doc)."""
-    retry_after: int = 30
-    """Seconds in the Retry-After of a 503 when no node can take the request."""
-    upstream_ping_interval: float = 10.0
-    """Shortest time between two keep-alive pings sent up for the device's pings."""
-
-    @property
-    def host_in_uri(self) -> str:
-        """The public host as it appears in a URI or Via (IPv6 in brackets)."""
-        return _uri_host(self.public_host)
-
-
-@dataclass(frozen=True, slots=True)
-class RelayNote:
-    """Something the I/O layer should log (never a header value: no token)."""
-
-    event: str
-    """``refused`` (answered here), ``dropped`` (not forwarded, no answer),
-    ``framing`` (the stream broke) or ``routed`` (a request from the node
-    without this edge's Route: sent down the paired flow all the same)."""
-    detail: str
-    """Why, for the log."""
-    side: str
-    """``outside`` or ``inside``: where the message came from."""
-    method: str = ""
-    status: int = 0
-
-
-@dataclass(slots=True)
-class RelayOutput:
-    """What to do after some octets arrived."""
-
-    to_outside: list[bytes] = field(default_factory=list)
-    """Writes for the device's connection, in order."""
-    to_inside: list[bytes] = field(default_factory=list)
-    """Writes for the node's connection, in order."""
-    close: bool = False
-    """Close both connections after writing."""
-    notes: list[RelayNote] = field(default_factory=list)
-    """Things to log."""
-
-
-def _uri_host(host: str) -> str:
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return host.lower()
-    return f"[{address.compressed}]" if address.version == 6 else address.compressed
-
-
-def edge_path(settings: RelaySettings) -> str:
-    """The Path value this edge adds to a REGISTER (RFC 3327 §4; ``lr``: loose routing)."""
-    return f"<sip:{settings.host_in_uri}:{settings.public_port};transport=tls;lr>"
 
 
 def _new_tag() -> str:
@@ -302,9 +236,9 @@ class SipRelay:
         headers = [("Via", f"SIP/2.0/TLS {self._sent_by};branch={branch}")]
         headers.append(("Via", self._with_received(top, vias[0])))
         headers += [("Via", value) for value in vias[1:]]
-        headers.append(("Max-Forwards", str(_next_hop(req.max_forwards))))
+        headers.append(("Max-Forwards", str(next_hop(req.max_forwards))))
         skip_route = bool(routes) and self._is_me(routes[0].uri)  # RFC 3261 §16.4
-        headers += _copy_headers(req, skip_route=skip_route, path=self._path if register else None)
+        headers += copy_headers(req, skip_route=skip_route, path=self._path if register else None)
         if register:
             if "path" not in req.headers:
                 headers.append(("Path", self._path))
@@ -379,8 +313,8 @@ class SipRelay:
             out.notes.append(RelayNote("routed", "no Route naming this edge", "inside", req.method))
         headers = [("Via", f"SIP/2.0/TLS {self._sent_by};branch={self._branch(req)}")]
         headers += [("Via", value) for value in req.values("via")]
-        headers.append(("Max-Forwards", str(_next_hop(req.max_forwards))))
-        headers += _copy_headers(req, skip_route=skip_route, path=None)
+        headers.append(("Max-Forwards", str(next_hop(req.max_forwards))))
+        headers += copy_headers(req, skip_route=skip_route, path=None)
         out.to_outside.append(serialize_request(req.method, req.uri, headers, req.body))
         self.forwarded_down += 1
 
@@ -411,7 +345,7 @@ class SipRelay:
             if key not in ("via", "content-length")
             for value in values
         ]
-        data = _serialize_response(resp.status, resp.reason, headers, resp.body)
+        data = serialize_response(resp.status, resp.reason, headers, resp.body)
         if side == "inside":
             out.to_outside.append(data)
             self.forwarded_down += 1
@@ -456,47 +390,12 @@ class SipRelay:
         if not isinstance(uri, SipUri):
             return False
         port = uri.port if uri.port is not None else 5061
-        return _uri_host(uri.host) == self._host and port == self.settings.public_port
+        return uri_host(uri.host) == self._host and port == self.settings.public_port
 
     def _is_ours(self, via: Via) -> bool:
         branch = via.branch or ""
         return (
             branch.startswith(BRANCH_PREFIX)
-            and _uri_host(via.host) == self._host
+            and uri_host(via.host) == self._host
             and via.port == self.settings.public_port
         )
-
-
-def _next_hop(max_forwards: int | None) -> int:
-    """RFC 3261 §16.6 step 3: decrement, or add 70 when absent."""
-    return DEFAULT_MAX_FORWARDS if max_forwards is None else max_forwards - 1
-
-
-def _copy_headers(req: Request, *, skip_route: bool, path: str | None) -> list[tuple[str, str]]:
-    """Every header of ``req`` but Via, Max-Forwards and Content-Length (the caller
-    writes those), in order; the first Route value dropped with ``skip_route``;
-    ``path`` put before the existing Path values."""
-    headers: list[tuple[str, str]] = []
-    for key, values in req.headers.items():
-        if key in ("via", "max-forwards", "content-length"):
-            continue
-        name = display_name(key)
-        if key == "route":
-            elements = req.values("route")
-            headers += [(name, value) for value in elements[1 if skip_route else 0 :]]
-        elif key == "path" and path is not None:
-            headers.append((name, path))
-            headers += [(name, value) for value in values]
-        else:
-            headers += [(name, value) for value in values]
-    return headers
-
-
-def _serialize_response(
-    status: int, reason: str, headers: Sequence[tuple[str, str]], body: bytes
-) -> bytes:
-    """A response from parsed parts (values were unfolded and validated)."""
-    lines = [f"SIP/2.0 {status} {reason}"]
-    lines += [f"{name}: {value}" for name, value in headers]
-    lines.append(f"Content-Length: {len(body)}\r\n\r\n")
-    return "\r\n".join(lines).encode("utf-8", "surrogateescape") + body

@@ -31,7 +31,8 @@ from typing import Final
 import structlog
 
 from ._edge_config import EdgeConfig, NodeAddress, NodeSelector
-from ._edge_relay import RelayNote, RelayOutput, RelaySettings, SipRelay
+from ._edge_messages import RelayNote, RelayOutput, RelaySettings
+from ._edge_relay import SipRelay
 
 __all__ = ["EdgeSip", "SipFlow"]
 
