@@ -240,7 +240,8 @@ class SimDevice(DeviceLifecycle):
         node = self._session.node
         assert node is not None
         now = self._loop.time()
-        self._reregister_at = now + granted * self.settings.reregister_fraction
+        # (at least a second apart, whatever a registrar grants)
+        self._reregister_at = now + max(1.0, granted * self.settings.reregister_fraction)
         self.state = "registered"
         verb = "registered" if why == "initial" else "re-registered"
         self.emit(
@@ -366,7 +367,11 @@ class SimDevice(DeviceLifecycle):
         if reboot:
             await self._session.close()  # a phone that restarts does not unregister
             self.state = "starting"
-            await self._bring_up(reboot=True)
+            try:
+                await self._bring_up(reboot=True)
+            except _NoNode as exc:
+                self.emit("connection-lost", f"{exc.message}; re-registering")
+                await self._recover()
         else:
             await self._download()
             await self._reregister("check-sync")

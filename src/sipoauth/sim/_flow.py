@@ -4,7 +4,8 @@ Unlike :class:`SipTlsClient` (which reads only while a test waits for a
 response), a :class:`SipFlow` reads all the time in its own task, as a phone
 does: responses complete the transaction waiting for them (matched by the
 top Via branch, RFC 3261 §17.1.3), requests from the node (NOTIFY on reset)
-are answered 200 at once and handed to ``on_request``, and keep-alive pongs
+are answered at once (NOTIFY and OPTIONS 200, anything else 501: no calls
+here) and handed to ``on_request``, and keep-alive pongs
 are counted (RFC 5626 §4.4.1). When the connection ends, ``closed`` is set
 with the reason and every waiting transaction fails.
 
@@ -40,6 +41,8 @@ __all__ = ["FlowClosed", "SipFlow"]
 
 PING: Final = b"\r\n\r\n"
 PONG: Final = b"\r\n"
+ANSWERED: Final = frozenset({"NOTIFY", "OPTIONS"})
+"""Requests from the node a device answers 200 (others: 501)."""
 
 
 class FlowClosed(ConnectionError):
@@ -230,11 +233,14 @@ class SipFlow:
             if future is not None and not future.done() and message.status >= 200:
                 future.set_result(message)
             return
-        if message.method.upper() == "ACK":
+        method = message.method.upper()
+        if method == "ACK":
             return
         # Answer first (the node's transaction needs it), then let the device act.
-        await self._send(build_response(message, 200, to_tag=secrets.token_hex(4)))
-        if self._on_request is not None:
+        # A simulated device takes no calls: other requests are not implemented.
+        status = 200 if method in ANSWERED else 501
+        await self._send(build_response(message, status, to_tag=secrets.token_hex(4)))
+        if status == 200 and self._on_request is not None:
             self._on_request(message)
 
     def _finish(self, reason: str) -> None:

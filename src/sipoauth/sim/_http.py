@@ -162,6 +162,8 @@ class HttpClient:
             all_headers.append(("Content-Length", str(len(body))))
         event = h11.Request(method=method, target=target, headers=all_headers)
         limit = self._limits.setdefault(origin, asyncio.Semaphore(self.max_per_origin))
+        # The timeout counts from when a connection is ours: waiting for one of the
+        # origin's connections (a load run queues here) is not the server's delay.
         try:
             async with limit, asyncio.timeout(self.timeout):
                 for _ in range(2):
