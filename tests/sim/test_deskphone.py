@@ -231,14 +231,19 @@ async def test_a_node_that_is_down_makes_the_phone_fail_over_to_the_next(sim: Si
         assert failovers[0].endswith("; trying the next node")
 
 
-async def test_keepalives_are_answered_and_a_lost_flow_is_registered_again(
-    sim: SimNode,
-) -> None:
-    """RFC 5626 §4.4.1: CRLF CRLF pings get CRLF pongs; when the node's CallManager
-    restarts (its connections close), the phone registers again on a new flow."""
-    phone, _, _ = await _phone(sim, keepalive_interval=0.2)
+async def test_keepalives_refreshes_and_a_lost_flow_registered_again(sim: SimNode) -> None:
+    """RFC 5626 §4.4.1: CRLF CRLF pings get CRLF pongs; the registration is refreshed
+    before the granted Expires ends (here at 2 % of it); when the node's
+    CallManager restarts (its connections close), the phone registers again on a
+    new flow. This phone sends its token as deployed phones do
+    (``Proxy-Authorization: Bearer token="…"``)."""
+    phone, _, _ = await _phone(
+        sim, keepalive_interval=0.2, reregister_fraction=0.02, proxy_form=True
+    )
     async with phone:
-        await phone.wait_for("registered", timeout=30)
+        first = await phone.wait_for("registered", timeout=30)
+        refreshed = await phone.wait_for("registered", since=first.seq, timeout=10)
+        assert refreshed.data["why"] == "refresh"
         for _ in range(100):
             if phone.pongs >= 2:
                 break
