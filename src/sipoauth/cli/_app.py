@@ -12,12 +12,14 @@ from sipoauth.node import DEFAULT_DATA_DIR, default_hostname
 
 from ._admin import devices_app, edges_app, registrations_app, utils_app
 from ._context import make_context
+from ._edge import edge_app
 from ._groups import callmanager_groups_app
 from ._keys import parameters_app, set_app, show_app
 from ._profiles import profiles_app
 from ._serve import init_command, serve_command
 from ._services import open_app, service_app
 from ._shell import shell_command
+from ._sim import sim_app
 from ._system import (
     audit_app,
     certificates_app,
@@ -82,6 +84,8 @@ show_app.add_typer(open_app, name="open")
 app.add_typer(utils_app, name="utils")
 app.add_typer(devices_app, name="devices")
 app.add_typer(edges_app, name="edges")
+app.add_typer(edge_app, name="edge")
+app.add_typer(sim_app, name="sim")
 app.add_typer(callmanager_groups_app, name="callmanager-groups")
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(registrations_app, name="registrations")
