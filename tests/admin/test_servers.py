@@ -105,6 +105,24 @@ async def test_set_ports_marks_the_right_services(store: Store) -> None:
     assert await _pending(store, PUB) == {"tftp": True}
 
 
+async def test_issuer_follows_the_publishers_web_port(store: Store) -> None:
+    """RFC 8414 §3: the metadata lives under the issuer, so the issuer derived at
+    initialisation follows the publisher's web port; a subscriber's port, or an
+    issuer set otherwise, leaves it alone."""
+    await _cluster(store)
+    issuer = "cluster.issuer"
+    await store.settings.set(issuer, "https://10.0.0.1:8443")
+    await admin.set_server_ports(store, SUB, web_port=9443)
+    assert (await store.settings.get_many([issuer]))[issuer] == "https://10.0.0.1:8443"
+    await admin.set_server_ports(store, PUB, web_port=9443)
+    assert (await store.settings.get_many([issuer]))[issuer] == "https://10.0.0.1:9443"
+    row = (await admin.list_audit(store, object_type="server"))[0]
+    assert row.detail["issuer"] == {"old": "https://10.0.0.1:8443", "new": "https://10.0.0.1:9443"}
+    await store.settings.set(issuer, "https://sso.example.com")
+    await admin.set_server_ports(store, PUB, web_port=10443)
+    assert (await store.settings.get_many([issuer]))[issuer] == "https://sso.example.com"
+
+
 async def test_set_ports_unchanged_is_a_no_op(store: Store) -> None:
     await _cluster(store)
     before = await snapshot(store)

@@ -61,9 +61,14 @@ async def register(client: SipTlsClient, token: str | None) -> int:
 
 async def registers(prepared: Prepared, port: int) -> int:
     """The status of a REGISTER with a valid token on a new connection."""
+    return await registers_with(prepared, port, prepared.mint())
+
+
+async def registers_with(prepared: Prepared, port: int, token: str) -> int:
+    """The status of a REGISTER with ``token`` on a new connection."""
     client = await sip_client(prepared, port)
     try:
-        return await register(client, prepared.mint())
+        return await register(client, token)
     finally:
         await client.close()
 

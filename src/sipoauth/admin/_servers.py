@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from sipoauth.store import JsonValue, Node, NodeRecord, NodeRole, ServiceName, Store
 
+from . import _settings as keys_
 from ._audit import audit
 from ._errors import Conflict, InvalidValue, NotFound
 
@@ -192,6 +193,7 @@ async def set_server_ports(store: Store, name: str, **ports: int) -> NodeRecord:
     if not changed:
         return node
     record = await store.nodes.upsert(dataclasses.replace(node, **changed))
+    issuer = await _follow_issuer(store, node, new["web_port"])
     services = sorted({PORT_SERVICES[field] for field in changed})
     await store.node_services.mark_restart_pending([node.name], services)
     detail: dict[str, JsonValue] = {
@@ -199,9 +201,30 @@ async def set_server_ports(store: Store, name: str, **ports: int) -> NodeRecord:
     }
     restart: list[JsonValue] = [*services]
     detail["restart_pending"] = restart
+    if issuer is not None:
+        detail["issuer"] = issuer
     await audit(store, "set-ports", _OBJECT, node.name, detail)
     await store.notify("config", f"server {node.name} ports")
     return record
+
+
+async def _follow_issuer(
+    store: Store, node: NodeRecord, web_port: int
+) -> dict[str, JsonValue] | None:
+    """The publisher's web port is part of the OAuth issuer (RFC 8414 §3: its
+    metadata lives under it). When the issuer is the one derived at
+    initialisation (``https://HOST:PORT`` of this server), it follows a new
+    port; access tokens naming the old one are refused from then on, and
+    devices get new ones with their refresh tokens. An issuer an operator set
+    otherwise is left alone."""
+    if node.role != "publisher" or web_port == node.web_port:
+        return None
+    current = (await store.settings.get_many([keys_.ISSUER])).get(keys_.ISSUER)
+    if current != f"https://{node.host}:{node.web_port}":
+        return None
+    issuer = f"https://{node.host}:{web_port}"
+    await store.settings.set(keys_.ISSUER, issuer)
+    return {"old": current, "new": issuer}
 
 
 async def delete_server(store: Store, name: str, *, node_name: str) -> None:

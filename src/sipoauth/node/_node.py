@@ -166,25 +166,30 @@ class Node:
         self.peer_classifier = PeerClassifier.from_pems(
             self.edges, self.trust_pems, self.mic_trust_pems
         )
-        if self.authz is None:
+        # A new issuer (the publisher's web port moved: admin.set_server_ports)
+        # means a new authorization server and verifier; otherwise the same ones
+        # take the keys in force.
+        if self.authz is None or self.authz.endpoints.issuer != tokens.issuer:
             self.authz = AuthorizationService(
                 store, tokens.keys, issuer=tokens.issuer, audience=tokens.audience
             )
         await self.authz.reload(tokens.keys)
         if self.registrar is None:
-            verifier = AccessTokenVerifier(
-                tokens.keys, issuer=tokens.issuer, audience=tokens.audience
-            )
             self.registrar = Registrar(
                 self._registrar_settings(settings),
                 snapshot,
-                verifier,
+                AccessTokenVerifier(tokens.keys, issuer=tokens.issuer, audience=tokens.audience),
                 tag_factory=self._next_tag,
             )
         else:
             # Same binding table; new rules, directory and keys.
             self.registrar.settings = self._registrar_settings(settings)
-            self.registrar.verifier.replace_keys(tokens.keys)
+            if self.registrar.verifier.issuer != tokens.issuer:
+                self.registrar.verifier = AccessTokenVerifier(
+                    tokens.keys, issuer=tokens.issuer, audience=tokens.audience
+                )
+            else:
+                self.registrar.verifier.replace_keys(tokens.keys)
         self.registrar.directory = snapshot
         self.directory = snapshot
         await self.catalog.load(records, mark=mark)  # the mode in effect (R8)

@@ -231,6 +231,11 @@ class AccessTokenVerifier:
         self.replace_keys(keys)
 
     @property
+    def issuer(self) -> str:
+        """The ``iss`` a token must carry."""
+        return self._issuer
+
+    @property
     def keys(self) -> KeyRing:
         """The ring currently accepted."""
         return self._keys
