@@ -1023,3 +1023,28 @@ async def test_a_token_for_one_device_never_reads_another(prepared: Prepared, no
 
     async with client:
         await asyncio.to_thread(check)
+
+
+async def test_an_edge_added_counts_from_the_next_request_on_an_open_connection(
+    prepared: Prepared, node: Node
+) -> None:
+    """A client certificate is judged when its connection is made; when the edge
+    entries change, the node closes its open web connections so that a keep-alive
+    client is judged again — an edge entry added (or removed) takes effect at the
+    next request, not whenever the client happens to reconnect."""
+    token = prepared.mint(PHONE)
+    async with secure(prepared, node, prepared.stranger_cert) as client:
+        assert (await fetch(client, device_path(PHONE), bearer(token))).status == 200
+        before = node.directory
+        await admin.add_edge(node.store, address="192.0.2.77", x509_names=["intruder.example.net"])
+        try:
+            await reloaded(node, before)
+            # Same client, same pool: now through an edge, and PHONE is not set up
+            # for Mobile and Remote Access.
+            got = await fetch(client, device_path(PHONE), bearer(token))
+            assert got.status == 403, got.raw
+        finally:
+            before = node.directory
+            await admin.delete_edge(node.store, "192.0.2.77")
+            await reloaded(node, before)
+        assert (await fetch(client, device_path(PHONE), bearer(token))).status == 200

@@ -91,6 +91,7 @@ class Node:
         self.trust_pems: list[bytes] = []
         self.mic_trust_pems: list[bytes] = []
         self.peer_classifier = PeerClassifier((), (), ())
+        self._classified_by: tuple[object, ...] | None = None
         self.authz: AuthorizationService | None = None
         self.registrar: Registrar | None = None
         self.mirror = BindingMirror(store, config.node_name, slack=config.mirror_slack)
@@ -163,9 +164,20 @@ class Node:
         self.mic_trust_pems = [
             c.pem.encode() for c in await store.trusted_certs.list(CALLMANAGER_TRUST)
         ]
-        self.peer_classifier = PeerClassifier.from_pems(
-            self.edges, self.trust_pems, self.mic_trust_pems
-        )
+        classified_by = (tuple(self.edges), tuple(self.trust_pems), tuple(self.mic_trust_pems))
+        if classified_by != self._classified_by:
+            self.peer_classifier = PeerClassifier.from_pems(
+                self.edges, self.trust_pems, self.mic_trust_pems
+            )
+            if self._classified_by is not None:
+                # A client certificate is classified once per connection: open
+                # connections were judged by the old entries and trust, so they
+                # are closed (idle at once, busy after their response) and the
+                # clients reconnect to be judged again — an edge just added or
+                # removed counts from its next request, not its next connection.
+                self.tomcat.reclassify()
+                self.tftp.reclassify()
+            self._classified_by = classified_by
         # A new issuer (the publisher's web port moved: admin.set_server_ports)
         # means a new authorization server and verifier; otherwise the same ones
         # take the keys in force.

@@ -267,6 +267,12 @@ class WebListener:
             await asyncio.sleep(1)
             self._tick()
 
+    def close_connections(self) -> None:
+        """Close every connection, each once its response in progress is sent;
+        keep listening."""
+        for connection in list(self._state.connections):
+            connection.shutdown()
+
     async def stop(self) -> None:
         """Stop listening and close every connection."""
         if self._server is not None:
