@@ -465,7 +465,8 @@ async def test_refresh_refused_for_inactive_or_deleted_user(
 ) -> None:
     """REFERENCE-BEHAVIOUR "Tokens": an inactive or deleted user fails even with
     unexpired tokens — refresh gets invalid_grant (RFC 6749 §5.2); the user's
-    grants are revoked, so the live registration goes and a REGISTER gets 401."""
+    grants are revoked, so the live registration goes (and its connection) and a
+    REGISTER gets 401."""
     await refresh_flow(node, True)
     user = await soft_user(node)
     async with web(prepared, node) as client, sip(prepared, node) as phone:
@@ -483,6 +484,9 @@ async def test_refresh_refused_for_inactive_or_deleted_user(
         assert await introspect(client, access) == {"active": False}
         await _revoked_on_node(node, sid)
         assert all(b.sid != sid for b in node.registrar.table)
+    # The node closed the connection whose only registration went; the client
+    # reconnects and is told why.
+    async with sip(prepared, node) as phone:
         again = await register(phone, user.device, user.line, access, call_id="u", cseq=2)
         assert again.status == 401
 

@@ -106,6 +106,8 @@ async def test_rfc7009_revocation_revokes_the_grant_and_its_registration(
         assert await node.store.registrations.list(sid=sid) == []
         assert_oauth_error(await refresh(client, issued["refresh_token"]), "invalid_grant")
         assert await _revoked(client, access, issued["refresh_token"])
+    # Its connection was closed with the registration; reconnected, it is told why.
+    async with sip(prepared, node) as phone:
         again = await register(phone, user.device, user.line, access, call_id="rv", cseq=2)
         assert again.status == 401
         assert 'error="invalid_token"' in again.get("www-authenticate")

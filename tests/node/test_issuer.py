@@ -21,13 +21,14 @@ async def test_new_web_port_new_issuer(tmp_path: Path) -> None:
         server = await admin.get_server(node.store, NODE)
         await admin.set_server_ports(node.store, NODE, web_port=server.web_port + 1)
         new = f"https://{server.host}:{server.web_port + 1}"
+        token_url = f"{new}/oauth/token".encode()
         for _ in range(400):  # the node hears the change (SQLite: a poll)
-            if node.authz is not None and node.authz.endpoints.issuer == new:
+            if token_url in node.catalog.default_file.body:  # the last step of a load
                 break
             await asyncio.sleep(0.025)
         assert node.authz is not None and node.authz.endpoints.issuer == new
         assert node.registrar is not None and node.registrar.verifier.issuer == new
-        assert node.catalog.default_file.body.count(f"{new}/oauth/token".encode()) == 1
+        assert node.catalog.default_file.body.count(token_url) == 1
         sip = port_of(node, "TLS")
         assert await registers_with(prepared, sip, prepared.mint(issuer=new)) == 200
         assert await registers_with(prepared, sip, prepared.mint(issuer=old)) in (401, 407)

@@ -281,6 +281,8 @@ async def test_revocation_drops_live_registration(prepared: Prepared, node: Node
         assert (await register(client, phone(), token, cseq=1, call_id="rv")).status == 200
         assert node.revoke_grant("to-revoke") == 1
         assert len(node.registrar.table) == 0
+        await client.close()  # the node closed it: its only registration went
+        client = await connect(prepared, node)
         resp = await register(client, phone(), token, cseq=2, call_id="rv")
         assert resp.status == 407  # the phone used Proxy-Authorization: answered in kind
         assert 'error="invalid_token"' in resp.get("proxy-authenticate")

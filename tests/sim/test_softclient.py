@@ -88,7 +88,9 @@ async def test_signs_in_registers_rotates_its_refresh_token_and_stops_when_revok
     assert [(r["client_id"], r["grants"]) for r in answer["revoked"]] == [("sipoauth-csf", 1)]
     final = await client.finished()
     assert final.kind == "revoked"
-    assert "invalid_grant" in final.message
+    # The node closed its connection (it re-registers: "token revoked") or its
+    # refresh was refused first, whichever came first.
+    assert "invalid_grant" in final.message or "token revoked" in final.message, final.message
     assert not [b for b in sim.node.registrar.table if b.device == device]
     for event in client.log.events:
         assert password not in event.to_json()

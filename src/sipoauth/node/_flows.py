@@ -24,6 +24,10 @@ class FlowWriter(Protocol):
         """Queue bytes for the peer."""
         ...
 
+    def close(self) -> None:
+        """Close the connection politely."""
+        ...
+
 
 class FlowTable:
     """Live flows of this node, by flow id."""
@@ -44,6 +48,14 @@ class FlowTable:
 
     def remove(self, flow_id: str) -> None:
         self._flows.pop(flow_id, None)
+
+    def close(self, flow_id: str) -> bool:
+        """Close a flow's connection; False when it is not live."""
+        writer = self._flows.get(flow_id)
+        if writer is None:
+            return False
+        writer.close()
+        return True
 
     def send_to_binding(
         self,

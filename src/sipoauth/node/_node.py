@@ -354,12 +354,21 @@ class Node:
     # -- bindings: revocation, expiry, write-behind --------------------------------------
 
     def revoke_grant(self, sid: str) -> int:
-        """Drop live registrations of a revoked grant at once; returns how many."""
+        """Drop live registrations of a revoked grant at once; returns how many.
+
+        A connection left with no registration is closed, so the device learns
+        now, not at its next re-REGISTER: it reconnects, registers again, and the
+        answer (401 invalid_token, "token revoked") tells it why.
+        """
         self.directory.revoked.add(sid)
         if self.registrar is None:
             return 0
+        table = self.registrar.table
+        flows = {b.flow for b in table if b.sid == sid}
         changes = self.registrar.drop_grant(sid)
         self.mirror.queue(changes)
+        for flow in flows - {b.flow for b in table}:
+            self.flows.close(flow)
         return len(changes)
 
     async def drop_bindings(self) -> None:
