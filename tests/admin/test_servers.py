@@ -180,3 +180,28 @@ async def test_changes_are_announced(store: Store) -> None:
     async with store.listen("config") as changes:
         await admin.set_server_ports(store, SUB, oauth_port=6090)
         assert await anext(aiter(changes)) == f"server {SUB} ports"
+
+
+async def test_servers_added_or_deleted_mark_default_group_phones_for_reset(
+    store: Store,
+) -> None:
+    """The Default CallManager group is every server: adding or deleting one
+    changes the node list of its phones (their files), which a reset applies;
+    a phone in a group of its own is not concerned."""
+    await admin.add_server(store, PUB, "10.0.0.1", "publisher")
+    await admin.ensure_default_profiles(store)
+    await admin.add_device(store, name="SEP001122334455", model="8851", lines=["1001"])
+    await admin.add_device(store, name="SEP001122334466", model="8851", lines=["1002"])
+    await admin.add_group(store, name="Pub only", nodes=[PUB])
+    await admin.update_device(store, "SEP001122334466", callmanager_group="Pub only")
+    await admin.reset_device(store, "SEP001122334455", action="reset")
+    await admin.reset_device(store, "SEP001122334466", action="reset")
+
+    async def marked() -> dict[str, bool]:
+        return {d.name: d.reset_required for d in await store.devices.list()}
+
+    await admin.add_server(store, SUB, "cucm-sub1.example.com")
+    assert await marked() == {"SEP001122334455": True, "SEP001122334466": False}
+    await admin.reset_device(store, "SEP001122334455", action="reset")
+    await admin.delete_server(store, SUB, node_name=PUB)
+    assert await marked() == {"SEP001122334455": True, "SEP001122334466": False}

@@ -169,6 +169,8 @@ async def add_server(
         raise Conflict("the cluster has no publisher yet: add the publisher first")
     record = await store.nodes.upsert(node)
     detail: dict[str, JsonValue] = {"host": host, "role": role, **_ports_of(record)}
+    if existing:  # the Default group's node list changed: its phones need a reset
+        detail["reset_required"] = await store.devices.mark_default_group_reset_required()
     await audit(store, "add", _OBJECT, name, detail)
     await store.notify("config", f"server {name}")
     return record
@@ -244,5 +246,12 @@ async def delete_server(store: Store, name: str, *, node_name: str) -> None:
             "take it out of them first"
         )
     await store.nodes.delete(node.name)
-    await audit(store, "delete", _OBJECT, node.name, {"host": node.host, "role": node.role})
+    marked = await store.devices.mark_default_group_reset_required()
+    await audit(
+        store,
+        "delete",
+        _OBJECT,
+        node.name,
+        {"host": node.host, "role": node.role, "reset_required": marked},
+    )
     await store.notify("config", f"server {node.name} deleted")

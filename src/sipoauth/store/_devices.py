@@ -166,6 +166,19 @@ class DevicesRepository(Repository):
             rows = [_record(row) for row in await session.scalars(page)]
         return rows, total
 
+    async def mark_default_group_reset_required(self) -> int:
+        """Mark every device of the Default CallManager group (no group of its
+        own) ``reset_required``: the cluster's servers changed, so its node list
+        did. The number of devices marked."""
+        stmt = (
+            update(m.Device)
+            .where(m.Device.callmanager_group.is_(None))
+            .values(reset_required=True, updated_at=self._now())
+        )
+        async with self._write() as session:
+            result = await session.execute(stmt)
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def apply_config(self, name: str) -> int:
         """Reset / Apply Config: bump the device's ``config_version`` and clear
         ``reset_required``, in one statement; the new version. NotFound when
