@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SIPOAUTH_HOME ?= ./var
 
-.PHONY: run test check lint typecheck lock bench clean
+.PHONY: run demo test check lint typecheck lock bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ $(STAMP): $(BIN)/python requirements.lock pyproject.toml
 ## run: install, initialise the data directory (first time) and start a node on SQLite
 run: $(STAMP)
 	$(BIN)/sipoauth --data-dir $(SIPOAUTH_HOME) serve
+
+## demo: the whole flow on this machine: a node, an edge, three devices (70-100 s)
+demo: $(STAMP)
+	$(BIN)/sipoauth demo
 
 ## test: install what the tests need and run the whole suite
 test: $(STAMP)
