@@ -12,6 +12,7 @@ from sipoauth.node import DEFAULT_DATA_DIR, default_hostname
 
 from ._admin import devices_app, edges_app, registrations_app, utils_app
 from ._context import make_context
+from ._demo import demo_command
 from ._edge import edge_app
 from ._groups import callmanager_groups_app
 from ._keys import parameters_app, set_app, show_app
@@ -86,6 +87,7 @@ app.add_typer(devices_app, name="devices")
 app.add_typer(edges_app, name="edges")
 app.add_typer(edge_app, name="edge")
 app.add_typer(sim_app, name="sim")
+app.command("demo")(demo_command)
 app.add_typer(callmanager_groups_app, name="callmanager-groups")
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(registrations_app, name="registrations")

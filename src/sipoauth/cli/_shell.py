@@ -7,8 +7,8 @@ built from, and the line runs through that tree with the session's root options
 (`--data-dir`, `--database-url`, `--node`, `--hostname`) in front. A command
 added to the CLI is a shell command at once, with its help, completion and
 errors. Only `help`/`?` and `exit`/`quit` belong to the shell; `cli`,
-`serve`, `edge` and `sim` are refused (one is this shell, the others run in
-the foreground).
+`serve`, `edge`, `sim` and `demo` are refused (one is this shell, the others
+run in the foreground).
 
 As on the reference, `UTILS SIPOAUTH-MODE ENABLE` names `utils sipOAuth-mode
 enable`, a keyword from a fixed list (`SIGNING`) is the listed one, and a
@@ -58,6 +58,7 @@ _NOT_IN_SHELL = {
     "serve": "it runs the node in the foreground; start it from the system shell",
     "edge": "the edge proxy is another machine's program; run it from the system shell",
     "sim": "the simulators run in the foreground; start them from the system shell",
+    "demo": "it runs a node, an edge and devices in the foreground; run it from the system shell",
 }
 _UNSAFE_WORD = "password"
 """Lines containing this (any case) are never kept in the history."""
