@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sipoauth.oauth import AuthorizationService
@@ -17,6 +18,8 @@ from sipoauth.oauth import AuthorizationService
 from ._api import API_PREFIX, build_api
 from ._api_base import ApiContext
 from ._oauth import AdminCheck, oauth_routes
+from ._pages import build_pages
+from ._pages_base import PREFIX as PAGES_PREFIX
 
 __all__ = ["build_web_app"]
 
@@ -52,13 +55,16 @@ def build_web_app(
     api: ApiContext | None = None,
 ) -> Starlette:
     """The web service's routes: the authorization server and, given the node's
-    ``api`` context, the REST API at ``/api/v1`` (the admin pages join later)."""
+    ``api`` context, the REST API at ``/api/v1`` and the admin pages at ``/admin/``."""
     middleware = []
+    routes: list[BaseRoute] = [*oauth_routes(service, admin_check)]
     if api is not None:
         rest = build_api(api, admin_check, lambda: service().throttle)
         middleware.append(Middleware(_ApiPrefix, api=rest))
+        pages = build_pages(api, admin_check, lambda: service().throttle)
+        routes.append(Mount(PAGES_PREFIX, app=pages))
     return Starlette(
-        routes=oauth_routes(service, admin_check),
+        routes=routes,
         middleware=middleware,
         exception_handlers={Exception: _server_error, HTTPException: _http_error},
     )

@@ -1,0 +1,103 @@
+"""The admin web pages (``/admin/``): server-rendered Jinja2 on the web service.
+
+``build_pages`` assembles the routes of each area (``_pages_*.py``), the
+sign-in page, the home page and the static files (CSS and a small script,
+served from the package: no CDN, no build step). Every route but sign-in is
+behind the session guard of ``_pages_base.page``. Areas not built yet show a
+page naming the CLI command and API route that do the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from sipoauth import admin
+from sipoauth.oauth import Throttle
+
+from . import _pages_devices, _pages_edges, _pages_profiles, _pages_system
+from ._api_base import ApiContext
+from ._oauth import AdminCheck
+from ._pages_auth import signin, signout
+from ._pages_base import PREFIX, Page, Pages, page
+from ._pages_session import PageSettings
+
+__all__ = ["build_pages"]
+
+_LATER: Final = {
+    "/groups": ("CallManager Group", "sipoauth callmanager-groups list", "/callmanager-groups"),
+    "/users": ("End User", "sipoauth users list", "/users"),
+    "/certificates": (
+        "Certificate Management",
+        "sipoauth certificates list|upload|delete",
+        "/certificates/{store}",
+    ),
+    "/services": ("Feature Services", "sipoauth utils service list|restart", "/services"),
+    "/mode": ("SIP OAuth Mode", "sipoauth utils sipOAuth-mode enable", "/sip-oauth-mode"),
+    "/registrations": ("Registrations", "sipoauth registrations list", "/registrations"),
+    "/oauth": ("OAuth", "sipoauth show key authz signing", "/keys/signing"),
+    "/activation-codes": (
+        "Activation Codes",
+        "sipoauth activation-codes list|export",
+        "/activation-codes",
+    ),
+}
+
+
+async def _home(current: Page) -> Response:
+    store = current.ctx.store
+    return current.render(
+        "home.html",
+        title="Overview",
+        mode=await admin.sip_oauth_mode_status(store),
+        license=await admin.license_status(store),
+    )
+
+
+def _later(title: str, cli: str, api: str) -> Callable[[Page], object]:
+    async def handler(current: Page) -> Response:
+        return current.render("placeholder.html", title=title, cli=cli, api="/api/v1" + api)
+
+    return handler
+
+
+def build_pages(
+    context: ApiContext,
+    admin_check: AdminCheck,
+    throttle: Callable[[], Throttle],
+    settings: PageSettings | None = None,
+) -> Starlette:
+    """The pages of one node (mount them at :data:`PREFIX`)."""
+    pages = Pages(context, admin_check, throttle, settings or PageSettings())
+
+    async def signin_endpoint(request: Request) -> Response:
+        return await signin(pages, request)
+
+    async def root(request: Request) -> Response:
+        return RedirectResponse(PREFIX + "/", 307)
+
+    routes: list[BaseRoute] = [
+        Route("/signin", signin_endpoint, methods=["GET", "POST"]),
+        Route("/signout", page(pages, signout), methods=["POST"]),
+        Route("/", page(pages, _home), methods=["GET"]),
+        Mount(
+            "/static",
+            app=StaticFiles(directory=Path(__file__).parent / "static"),
+            name="static",
+        ),
+    ]
+    for module in (_pages_system, _pages_profiles, _pages_devices, _pages_edges):
+        routes.extend(module.routes(pages))
+    for path, (title, cli, api) in _LATER.items():
+        routes.append(Route(path, page(pages, _later(title, cli, api)), methods=["GET"]))  # type: ignore[arg-type]
+    app = Starlette(routes=routes)
+    app.state.sipoauth_pages = pages
+    del root
+    return app
