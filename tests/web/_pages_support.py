@@ -60,4 +60,5 @@ async def browser(api: Api, *, signed_in: bool = True) -> AsyncIterator[Browser]
             r = await b.signin()
             assert r.status_code == 303, r.text
             assert r.headers["location"] == "/admin/"
+            await b.get("/admin/")  # the session's token for the forms
         yield b
