@@ -71,7 +71,7 @@ async def _fields(current: Page, *, new: bool) -> list[Field]:
             name="oauth_firmware",
             label="Firmware supports SIP OAuth",
             kind="checkbox",
-            help="R2.3.",
+            help="The phone's firmware supports SIP OAuth (R2.3).",
         ),
         Field(
             name="requires_activation_code",

@@ -1,0 +1,153 @@
+"""The admin pages in a real browser: the task flow R4 → R9 and R12.1 (R2.2,
+R3, R7, R8 pages come later), validation, CSRF refusal, lockout; every result
+is checked through the REST API."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.async_api import expect
+
+from .conftest import Site
+
+
+async def test_task_flow_through_the_pages(site: Site) -> None:
+    page = site.page
+    await page.goto(site.base + "/admin/servers")
+    await expect(page).to_have_url(re.compile(r"/admin/signin\?next=%2Fadmin%2Fservers"))
+    await site.shot("signin")
+    await site.page.get_by_label("User name").fill("admin")
+    await site.page.get_by_label("Password").fill("test-password")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="Find and List Servers")).to_be_visible()
+    await site.shot("servers")
+
+    # R4: the refresh login flow, with its siblings, saved as a unit.
+    await page.get_by_role("link", name="Enterprise Parameters").click()
+    await page.get_by_label("OAuth with Refresh Login Flow").select_option("true")
+    await page.get_by_label("OAuth Access Token Expiry Timer (minutes)").fill("30")
+    await site.shot("r4-enterprise-parameters")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_contain_text("Saved: OAuth with Refresh Login")
+    r = await site.api.get("/parameters/OAuth with Refresh Login Flow")
+    assert r.json()["value"] is True
+    assert (await site.api.get("/parameters/enterprise.oauth_access_token_minutes")).json()[
+        "value"
+    ] == 30
+
+    # R5: the OAuth ports of the server; a bad one is refused next to the field.
+    await page.get_by_role("link", name="Server", exact=True).click()
+    await page.get_by_role("link", name="node1").click()
+    await page.get_by_label("SIP Mobile and Remote Access Port").fill("80")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#e-mra_port")).to_contain_text("1024-49151")
+    await site.shot("r5-port-refused")
+    await page.get_by_label("SIP Phone OAuth Port").fill("5190")
+    await page.get_by_label("SIP Mobile and Remote Access Port").fill("5191")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_contain_text("Saved node1")
+    await site.shot("r5-ports-saved")
+    server = (await site.api.get("/servers/node1")).json()
+    assert (server["oauth_port"], server["mra_port"]) == (5190, 5191)
+
+    # R6: an Expressway-C entry.
+    await page.get_by_role("link", name="Expressway-C").click()
+    await page.get_by_role("link", name="Add New").click()
+    await page.get_by_label("IP address / host name / FQDN").fill("192.0.2.60")
+    await page.get_by_label("Description").fill("Expressway-C 2")
+    await page.get_by_label("X.509 Subject Name / Subject Alternate Name").fill("expc2.example.com")
+    await site.shot("r6-expressway-c")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_contain_text("Added 192.0.2.60")
+    edge = (await site.api.get("/edges/192.0.2.60")).json()
+    assert edge["x509_names"] == ["expc2.example.com"]
+
+    # R9: the OAuth checkbox follows Encrypted + TLS in the page.
+    await page.get_by_role("link", name="Phone Security Profile").click()
+    await page.get_by_role("link", name="Add New").click()
+    await page.locator("#f-name").fill("8851 OAuth")
+    await page.get_by_label("Device type").select_option("8851")
+    oauth = page.get_by_label("Enable OAuth Authentication")
+    await expect(oauth).to_be_enabled()
+    await page.get_by_label("Transport Type").select_option("TCP")
+    await expect(oauth).to_be_disabled()
+    await site.shot("r9-oauth-disabled-without-tls")
+    await page.get_by_label("Transport Type").select_option("TLS")
+    await expect(oauth).to_be_enabled()
+    await oauth.check()
+    await expect(page.get_by_label("Enable Digest Authentication")).to_be_disabled()
+    await site.shot("r9-profile")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_contain_text("Added profile 8851 OAuth")
+    profile = (await site.api.get("/profiles/8851 OAuth")).json()
+    assert (profile["oauth"], profile["security_mode"], profile["transport"]) == (
+        True,
+        "encrypted",
+        "TLS",
+    )
+
+    # R12.1: the phone's activation fields, Save, Apply Config, an activation code.
+    assert (
+        await site.api.post("/mra-domains", json={"name": "MRA", "domains": ["mra.example.com"]})
+    ).status_code == 201
+    await page.get_by_role("link", name="Phone", exact=True).click()
+    await page.get_by_label("Find Phones where").select_option("name")
+    await page.locator("#find-text").fill("SEP0011")
+    await page.get_by_role("button", name="Find").click()
+    await site.shot("r12-find-phone")
+    await page.get_by_role("link", name="SEP001122334455").click()
+    await page.get_by_label("Device Security Profile").select_option("8851 OAuth")
+    await page.get_by_label("Requires Activation Code for Onboarding").check()
+    await page.get_by_label("Allow Activation Code via MRA").check()
+    await page.get_by_label("Activation Code MRA Service Domain").select_option("MRA")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_contain_text("Apply Config")
+    await site.shot("r12-phone-saved")
+    await page.get_by_role("button", name="Apply Config").click()
+    await expect(page.get_by_role("status")).to_contain_text("Apply Config sent")
+    await page.get_by_role("button", name="Generate New Activation Code").click()
+    code = await page.locator("#activation-code").inner_text()
+    assert re.fullmatch(r"\d{4}-\d{4}-\d{4}-\d{4} \(valid until .*\)", code)
+    await site.shot("r12-activation-code")
+    device = (await site.api.get("/devices/SEP001122334455")).json()
+    assert device["profile"] == "8851 OAuth" and device["allow_activation_via_mra"]
+    assert device["mra_service_domain"] == "MRA" and not device["reset_required"]
+    codes = (await site.api.get("/activation-codes")).json()
+    assert [c["device"] for c in codes] == ["SEP001122334455"]
+
+    # Sign out: the session is gone.
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("status")).to_contain_text("You are signed out")
+    await page.goto(site.base + "/admin/phones")
+    await expect(page).to_have_url(re.compile(r"/admin/signin"))
+
+
+async def test_validation_csrf_and_lockout(site: Site) -> None:
+    page = site.page
+    await site.signin()
+    await expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    # Validation next to the field, what was typed kept.
+    await page.goto(site.base + "/admin/phones/new")
+    await page.get_by_label("Device name").fill("SEPNOTHEX")
+    await page.get_by_label("Directory numbers").fill("1001")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#e-name")).to_contain_text("SEP or BAT")
+    await expect(page.get_by_label("Device name")).to_have_value("SEPNOTHEX")
+    await expect(page.get_by_label("Device name")).to_have_attribute("aria-invalid", "true")
+    await site.shot("validation")
+    # CSRF: a form whose token is not the session's changes nothing.
+    await page.goto(site.base + "/admin/servers/edit?name=node1")
+    await page.locator("form.form input[name=csrf_token]").evaluate("e => e.value = 'forged'")
+    await page.get_by_label("SIP Phone OAuth Port").fill("5290")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Nothing was changed")
+    await site.shot("csrf-refused")
+    assert (await site.api.get("/servers/node1")).json()["oauth_port"] != 5290
+    # Lockout: repeated failures for one user lock it, with a clear message.
+    await page.context.clear_cookies()
+    for _ in range(5):
+        await site.signin("ghost", "wrong-password")
+    await expect(page.get_by_role("alert")).to_contain_text("Sign-in is locked")
+    await site.shot("lockout")
+    r = await site.api.get("/servers", auth=("ghost", "wrong-password"))
+    assert r.status_code == 429  # the same lockout as the REST API's
