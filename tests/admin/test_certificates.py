@@ -385,3 +385,30 @@ async def test_upload_tomcat_refusals_change_nothing(store: Store, pki_dir: Path
         with pytest.raises(admin.InvalidValue, match=message):
             await admin.upload_tomcat(store, pki_dir, node_name=PUB, **kwargs)  # type: ignore[arg-type]
     assert (_files(pki_dir), await snapshot(store)) == (files, before)
+
+
+async def test_trust_changes_wait_for_the_listeners_that_verify_clients(store: Store) -> None:
+    """R8: tomcat-trust is loaded by the MRA port (CallManager) and the web and
+    TFTP HTTPS ports when they start, callmanager-trust by the two HTTPS ports;
+    a change marks them "restart pending" on every node. phone-edge-trust is only
+    published (caconfig.json): nothing waits for a restart."""
+    await admin.add_server(store, "pub", "10.0.0.1", "publisher")
+    await admin.add_server(store, "sub", "10.0.0.2")
+
+    async def pending() -> set[tuple[str, str]]:
+        return {
+            (r.node_name, r.service) for r in await store.node_services.list() if r.restart_pending
+        }
+
+    await admin.upload_trust(store, "phone-edge-trust", _pem("Phone Edge CA"), now=NOW)
+    assert await pending() == set()
+    await admin.upload_trust(store, "callmanager-trust", _pem("MIC CA"), now=NOW)
+    assert await pending() == {(n, s) for n in ("pub", "sub") for s in ("tftp", "tomcat")}
+    (edge_ca,) = await admin.upload_trust(store, "tomcat-trust", _pem("Edge CA"), now=NOW)
+    everything = {(n, s) for n in ("pub", "sub") for s in ("callmanager", "tftp", "tomcat")}
+    assert await pending() == everything
+    for node in ("pub", "sub"):
+        for service in ("callmanager", "tftp", "tomcat"):
+            await store.node_services.clear_restart_pending(node, service)  # type: ignore[arg-type]
+    await admin.delete_certificate(store, "tomcat-trust", edge_ca.fingerprint)
+    assert await pending() == everything

@@ -18,7 +18,10 @@ An upload to a trust store is a certificate or a chain, PEM (one or many) or
 DER (one). It is refused as a whole, with nothing stored, when any part is
 not a certificate, holds a private key, is already in that store, is outside
 its validity period, or would take `phone-edge-trust` past 16. Nodes reload
-trust stores on the `config` notification.
+trust stores on the `config` notification; the listeners that verify clients
+with tomcat-trust or callmanager-trust (MRA port, web and TFTP HTTPS ports)
+take a change when restarted, so those services become "restart pending" on
+every node.
 """
 
 from __future__ import annotations
@@ -81,6 +84,24 @@ MAX_UPLOAD_BYTES: Final = 1024 * 1024
 RSA_MIN_BITS: Final = 2048
 """Smallest RSA key accepted for the web certificate."""
 TOMCAT_RESTART: Final[tuple[ServiceName, ...]] = ("callmanager", "tftp", "tomcat")
+TRUST_RESTART: Final[dict[str, tuple[ServiceName, ...]]] = {
+    "tomcat-trust": ("callmanager", "tftp", "tomcat"),
+    "callmanager-trust": ("tftp", "tomcat"),
+}
+"""The services whose TLS listeners verify clients with a trust store: they load
+it when they start (the MRA port, the web and TFTP HTTPS ports), so a change
+waits for their restart on every node (R8). phone-edge-trust is only published
+(`caconfig.json`): nodes pick it up at once."""
+
+
+async def _trust_changed(store: Store, name: str) -> list[JsonValue]:
+    services = TRUST_RESTART.get(name, ())
+    if services:
+        nodes = [node.name for node in await store.nodes.list()]
+        await store.node_services.mark_restart_pending(nodes, list(services))
+    return list(services)
+
+
 """Services presenting the web certificate: restart pending after it changes."""
 
 _TRUST_BY_NAME: Final[dict[str, TrustStore]] = {name: name for name in TRUST_STORES}
@@ -242,8 +263,13 @@ async def upload_trust(
         raise Conflict(f"a certificate of the file was added to {name} meanwhile") from None
     fingerprints: list[JsonValue] = [row.fingerprint for row in rows]
     subjects: list[JsonValue] = [row.subject for row in rows]
+    restart = await _trust_changed(store, name)
     await audit(
-        store, "upload", _OBJECT, name, {"fingerprints": fingerprints, "subjects": subjects}
+        store,
+        "upload",
+        _OBJECT,
+        name,
+        {"fingerprints": fingerprints, "subjects": subjects, "restart_pending": restart},
     )
     await store.notify("config", f"trust store {name}")
     return [_info(name, cert) for cert in certs]
@@ -290,7 +316,14 @@ async def delete_certificate(store: Store, store_name: str, fingerprint: str) ->
     row = await store.trusted_certs.get(name, normal)
     if row is None or not await store.trusted_certs.delete(name, normal):
         raise NotFound(f"there is no certificate {normal} in {name}")
-    await audit(store, "delete", _OBJECT, name, {"fingerprint": normal, "subject": row.subject})
+    restart = await _trust_changed(store, name)
+    await audit(
+        store,
+        "delete",
+        _OBJECT,
+        name,
+        {"fingerprint": normal, "subject": row.subject, "restart_pending": restart},
+    )
     await store.notify("config", f"trust store {name}")
 
 
