@@ -61,7 +61,7 @@ def build_web_app(
     if api is not None:
         rest = build_api(api, admin_check, lambda: service().throttle)
         middleware.append(Middleware(_ApiPrefix, api=rest))
-        pages = build_pages(api, admin_check, lambda: service().throttle)
+        pages = build_pages(api, admin_check, service)
         routes.append(Mount(PAGES_PREFIX, app=pages))
     return Starlette(
         routes=routes,

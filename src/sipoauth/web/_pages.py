@@ -15,18 +15,18 @@ from typing import Final
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from sipoauth import admin
-from sipoauth.oauth import Throttle
+from sipoauth.oauth import AuthorizationService
 
-from . import _pages_devices, _pages_edges, _pages_profiles, _pages_system
+from . import _pages_cluster, _pages_devices, _pages_edges, _pages_profiles, _pages_system
 from ._api_base import ApiContext
 from ._oauth import AdminCheck
 from ._pages_auth import signin, signout
-from ._pages_base import PREFIX, Page, Pages, page
+from ._pages_base import Page, Pages, page
 from ._pages_session import PageSettings
 
 __all__ = ["build_pages"]
@@ -39,9 +39,6 @@ _LATER: Final = {
         "sipoauth certificates list|upload|delete",
         "/certificates/{store}",
     ),
-    "/services": ("Feature Services", "sipoauth utils service list|restart", "/services"),
-    "/mode": ("SIP OAuth Mode", "sipoauth utils sipOAuth-mode enable", "/sip-oauth-mode"),
-    "/registrations": ("Registrations", "sipoauth registrations list", "/registrations"),
     "/oauth": ("OAuth", "sipoauth show key authz signing", "/keys/signing"),
     "/activation-codes": (
         "Activation Codes",
@@ -71,17 +68,15 @@ def _later(title: str, cli: str, api: str) -> Callable[[Page], object]:
 def build_pages(
     context: ApiContext,
     admin_check: AdminCheck,
-    throttle: Callable[[], Throttle],
+    service: Callable[[], AuthorizationService],
     settings: PageSettings | None = None,
 ) -> Starlette:
-    """The pages of one node (mount them at :data:`PREFIX`)."""
-    pages = Pages(context, admin_check, throttle, settings or PageSettings())
+    """The pages of one node (mount them at :data:`PREFIX`); ``service`` gives
+    the node's current authorization service (its throttle, revocation)."""
+    pages = Pages(context, admin_check, service, settings or PageSettings())
 
     async def signin_endpoint(request: Request) -> Response:
         return await signin(pages, request)
-
-    async def root(request: Request) -> Response:
-        return RedirectResponse(PREFIX + "/", 307)
 
     routes: list[BaseRoute] = [
         Route("/signin", signin_endpoint, methods=["GET", "POST"]),
@@ -93,11 +88,16 @@ def build_pages(
             name="static",
         ),
     ]
-    for module in (_pages_system, _pages_profiles, _pages_devices, _pages_edges):
+    for module in (
+        _pages_system,
+        _pages_profiles,
+        _pages_devices,
+        _pages_edges,
+        _pages_cluster,
+    ):
         routes.extend(module.routes(pages))
     for path, (title, cli, api) in _LATER.items():
         routes.append(Route(path, page(pages, _later(title, cli, api)), methods=["GET"]))  # type: ignore[arg-type]
     app = Starlette(routes=routes)
     app.state.sipoauth_pages = pages
-    del root
     return app

@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from sipoauth import admin
-from sipoauth.oauth import Throttle
+from sipoauth.oauth import AuthorizationService, Throttle
 from sipoauth.store import StoreError
 
 from ._api_base import ApiContext
@@ -216,12 +216,12 @@ class Pages:
         self,
         context: ApiContext,
         admin_check: AdminCheck,
-        throttle: Callable[[], Throttle],
+        service: Callable[[], AuthorizationService],
         settings: PageSettings,
     ) -> None:
         self.context = context
         self.admin_check = admin_check
-        self.throttle = throttle
+        self.service = service
         self.settings = settings
         self.sessions = SessionStore(settings, context.monotonic)
         self.templates = Environment(
@@ -231,6 +231,10 @@ class Pages:
         )
         self.templates.globals["prefix"] = PREFIX
         self.templates.filters["q"] = lambda value: quote(str(value), safe="")
+
+    def throttle(self) -> Throttle:
+        """The node's throttle of failed sign-ins (shared with the REST API)."""
+        return self.service().throttle
 
     @property
     def store(self) -> Any:

@@ -39,5 +39,23 @@
     var rows = document.getElementById("find-rows");
     if (rows && rows.form) rows.addEventListener("change", function () { rows.form.submit(); });
   }
-  document.addEventListener("DOMContentLoaded", function () { oauthRule(); fileToText(); rowsSubmit(); });
+  // Live pages (registrations): reload every N seconds while the box is checked.
+  function autoRefresh() {
+    var box = document.querySelector("[data-refresh]");
+    if (!box) return;
+    var seconds = parseInt(box.getAttribute("data-refresh"), 10) || 5;
+    var key = "sipoauth-refresh:" + location.pathname;
+    if (sessionStorage.getItem(key) === "off") box.checked = false;
+    box.addEventListener("change", function () { sessionStorage.setItem(key, box.checked ? "on" : "off"); });
+    setInterval(function () { if (box.checked) location.reload(); }, seconds * 1000);
+  }
+  // A drop-down marked data-autosubmit submits its form when changed.
+  function autoSubmit() {
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (el) {
+      el.addEventListener("change", function () { el.form.submit(); });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    oauthRule(); fileToText(); rowsSubmit(); autoRefresh(); autoSubmit();
+  });
 })();
