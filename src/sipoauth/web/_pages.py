@@ -22,7 +22,14 @@ from starlette.staticfiles import StaticFiles
 from sipoauth import admin
 from sipoauth.oauth import AuthorizationService
 
-from . import _pages_cluster, _pages_devices, _pages_edges, _pages_profiles, _pages_system
+from . import (
+    _pages_certs,
+    _pages_cluster,
+    _pages_devices,
+    _pages_edges,
+    _pages_profiles,
+    _pages_system,
+)
 from ._api_base import ApiContext
 from ._oauth import AdminCheck
 from ._pages_auth import signin, signout
@@ -34,11 +41,6 @@ __all__ = ["build_pages"]
 _LATER: Final = {
     "/groups": ("CallManager Group", "sipoauth callmanager-groups list", "/callmanager-groups"),
     "/users": ("End User", "sipoauth users list", "/users"),
-    "/certificates": (
-        "Certificate Management",
-        "sipoauth certificates list|upload|delete",
-        "/certificates/{store}",
-    ),
     "/oauth": ("OAuth", "sipoauth show key authz signing", "/keys/signing"),
     "/activation-codes": (
         "Activation Codes",
@@ -94,6 +96,7 @@ def build_pages(
         _pages_devices,
         _pages_edges,
         _pages_cluster,
+        _pages_certs,
     ):
         routes.extend(module.routes(pages))
     for path, (title, cli, api) in _LATER.items():

@@ -30,7 +30,16 @@
         var target = document.getElementById(input.getAttribute("data-into"));
         var file = input.files && input.files[0];
         if (!target || !file) return;
-        file.text().then(function (text) { target.value = text; });
+        file.arrayBuffer().then(function (buffer) {
+          var bytes = new Uint8Array(buffer);
+          var text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
+          if (text.indexOf("-----BEGIN") >= 0) { target.value = text; return; }
+          // DER: wrap it as PEM (RFC 7468) for the form.
+          var binary = "";
+          bytes.forEach(function (b) { binary += String.fromCharCode(b); });
+          var b64 = btoa(binary).replace(/(.{64})/g, "$1\n");
+          target.value = "-----BEGIN CERTIFICATE-----\n" + b64 + "\n-----END CERTIFICATE-----\n";
+        });
       });
     });
   }
