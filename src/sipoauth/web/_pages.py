@@ -27,6 +27,7 @@ from . import (
     _pages_cluster,
     _pages_devices,
     _pages_edges,
+    _pages_oauth,
     _pages_profiles,
     _pages_system,
 )
@@ -41,12 +42,6 @@ __all__ = ["build_pages"]
 _LATER: Final = {
     "/groups": ("CallManager Group", "sipoauth callmanager-groups list", "/callmanager-groups"),
     "/users": ("End User", "sipoauth users list", "/users"),
-    "/oauth": ("OAuth", "sipoauth show key authz signing", "/keys/signing"),
-    "/activation-codes": (
-        "Activation Codes",
-        "sipoauth activation-codes list|export",
-        "/activation-codes",
-    ),
 }
 
 
@@ -97,6 +92,7 @@ def build_pages(
         _pages_edges,
         _pages_cluster,
         _pages_certs,
+        _pages_oauth,
     ):
         routes.extend(module.routes(pages))
     for path, (title, cli, api) in _LATER.items():
