@@ -30,6 +30,7 @@ from . import (
     _pages_oauth,
     _pages_profiles,
     _pages_system,
+    _pages_users,
 )
 from ._api_base import ApiContext
 from ._oauth import AdminCheck
@@ -41,7 +42,6 @@ __all__ = ["build_pages"]
 
 _LATER: Final = {
     "/groups": ("CallManager Group", "sipoauth callmanager-groups list", "/callmanager-groups"),
-    "/users": ("End User", "sipoauth users list", "/users"),
 }
 
 
@@ -93,6 +93,7 @@ def build_pages(
         _pages_cluster,
         _pages_certs,
         _pages_oauth,
+        _pages_users,
     ):
         routes.extend(module.routes(pages))
     for path, (title, cli, api) in _LATER.items():
