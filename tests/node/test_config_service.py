@@ -1028,10 +1028,10 @@ async def test_a_token_for_one_device_never_reads_another(prepared: Prepared, no
 async def test_an_edge_added_counts_from_the_next_request_on_an_open_connection(
     prepared: Prepared, node: Node
 ) -> None:
-    """A client certificate is judged when its connection is made; when the edge
-    entries change, the node closes its open web connections so that a keep-alive
-    client is judged again — an edge entry added (or removed) takes effect at the
-    next request, not whenever the client happens to reconnect."""
+    """A client certificate is judged when its connection is made, and judged
+    again at the next request once the edge entries change — an edge entry added
+    (or removed) takes effect on a keep-alive connection at once, not whenever
+    the client happens to reconnect, and the connection stays open."""
     token = prepared.mint(PHONE)
     async with secure(prepared, node, prepared.stranger_cert) as client:
         assert (await fetch(client, device_path(PHONE), bearer(token))).status == 200

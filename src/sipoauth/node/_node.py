@@ -169,14 +169,8 @@ class Node:
             self.peer_classifier = PeerClassifier.from_pems(
                 self.edges, self.trust_pems, self.mic_trust_pems
             )
-            if self._classified_by is not None:
-                # A client certificate is classified once per connection: open
-                # connections were judged by the old entries and trust, so they
-                # are closed (idle at once, busy after their response) and the
-                # clients reconnect to be judged again — an edge just added or
-                # removed counts from its next request, not its next connection.
-                self.tomcat.reclassify()
-                self.tftp.reclassify()
+            # A new classifier: open web connections judge their client
+            # certificate again at their next request (node/_web.py).
             self._classified_by = classified_by
         # A new issuer (the publisher's web port moved: admin.set_server_ports)
         # means a new authorization server and verifier; otherwise the same ones

@@ -230,13 +230,6 @@ class TomcatService:
         bound_ports: dict[str, JsonValue] = {WEB_PORT: bound}
         return {"ports": bound_ports, "bind": config.bind}
 
-    def reclassify(self) -> None:
-        """Close the open connections (idle now, busy after their response): the
-        edges or trust stores changed, and a client certificate is judged when
-        its connection is made."""
-        if self._web is not None:
-            self._web.close_connections()
-
     async def stop(self) -> None:
         """Stop listening; requests in progress finish, idle connections close."""
         web, self._web = self._web, None
@@ -311,11 +304,6 @@ class TftpService:
             await self.stop()
             raise
         return {"ports": bound, "bind": config.bind}
-
-    def reclassify(self) -> None:
-        """Close the open connections (see :meth:`TomcatService.reclassify`)."""
-        for web in self._webs:
-            web.close_connections()
 
     async def stop(self) -> None:
         """Stop both listeners; requests in progress finish, idle connections close."""

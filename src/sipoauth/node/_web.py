@@ -185,21 +185,48 @@ class _CoalescingTransport:
 
 
 class _Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, with the connection's TLS peer classified.
+
+    The client certificate is read once, when the connection is made, and
+    classified with the node's classifier in force; when the node replaces
+    the classifier (edge entries or trust stores changed), the next request
+    on the connection is judged again — a keep-alive connection never carries
+    a judgement made under the old configuration.
+    """
+
     def __init__(self, *args: Any, classifier: Callable[[], PeerClassifier], **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._classifier = classifier
+        self._judged_by: PeerClassifier | None = None
+        self._certificate: tuple[bytes | None, tuple[bytes, ...]] = (None, ())
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         coalescing = _CoalescingTransport(transport, asyncio.get_running_loop())
         super().connection_made(coalescing)  # type: ignore[arg-type]
         sslobj = transport.get_extra_info("ssl_object")
-        address = self.client[0] if self.client else "unknown"
         try:
-            der, intermediates = peer_chain(sslobj) if sslobj is not None else (None, ())
-            peer = self._classifier().classify(der, address, datetime.now(UTC), intermediates)
+            self._certificate = peer_chain(sslobj) if sslobj is not None else (None, ())
         except Exception:  # a strange certificate must not break the connection
-            log.exception("client certificate could not be classified", remote=address)
-            peer = Peer(address)
+            log.exception("client certificate could not be read", remote=self._address())
+        self._classify()
+
+    def data_received(self, data: bytes) -> None:
+        if self._certificate[0] is not None and self._classifier() is not self._judged_by:
+            self._classify()
+        super().data_received(data)
+
+    def _address(self) -> str:
+        return self.client[0] if self.client else "unknown"
+
+    def _classify(self) -> None:
+        classifier = self._classifier()
+        der, intermediates = self._certificate
+        try:
+            peer = classifier.classify(der, self._address(), datetime.now(UTC), intermediates)
+        except Exception:  # a strange certificate must not break the connection
+            log.exception("client certificate could not be classified", remote=self._address())
+            peer = Peer(self._address())
+        self._judged_by = classifier
         self.app_state = {**self.app_state, "peer": peer}
 
 
@@ -266,12 +293,6 @@ class WebListener:
         while True:
             await asyncio.sleep(1)
             self._tick()
-
-    def close_connections(self) -> None:
-        """Close every connection, each once its response in progress is sent;
-        keep listening."""
-        for connection in list(self._state.connections):
-            connection.shutdown()
 
     async def stop(self) -> None:
         """Stop listening and close every connection."""
