@@ -1,12 +1,18 @@
-"""The admin pages in a real browser: the task flow R4 → R9 and R12.1 (R2.2,
-R3, R7, R8 pages come later), validation, CSRF refusal, lockout; every result
-is checked through the REST API."""
+"""The admin pages in a real browser: the task flow R3 → R9 and R12.1,
+validation, CSRF refusal, lockout, and the live registrations page showing a
+simulated phone; every result is checked through the REST API."""
 
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import UTC, datetime
 
 from playwright.async_api import expect
+
+from node._support import PHONE2, port_of
+from sipoauth.pki import cert_to_pem, client_ssl_context, generate_ca
+from sipoauth.sim import PhoneIdentity, SipTlsClient, register_request
 
 from .conftest import Site
 
@@ -21,6 +27,21 @@ async def test_task_flow_through_the_pages(site: Site) -> None:
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("heading", name="Find and List Servers")).to_be_visible()
     await site.shot("servers")
+
+    # R3: the CA that signed the web certificate, to phone-edge-trust (file chosen).
+    ca, _ = generate_ca("Browser Test Root CA", now=datetime.now(UTC))
+    ca_file = site.folder / "ca.pem"
+    ca_file.write_bytes(cert_to_pem(ca))
+    await page.get_by_role("link", name="Certificates").click()
+    await page.get_by_label("Certificate Purpose").select_option("phone-edge-trust")
+    await page.get_by_label("Upload File").set_input_files(ca_file)
+    await expect(page.get_by_label("Certificate (PEM)")).to_have_value(re.compile("BEGIN"))
+    await site.shot("r3-upload-ca")
+    await page.get_by_role("button", name="Upload", exact=True).click()
+    await expect(page.get_by_role("status")).to_contain_text("Uploaded to phone-edge-trust")
+    await site.shot("r3-uploaded")
+    trusted = (await site.api.get("/certificates/phone-edge-trust")).json()
+    assert any("Browser Test Root CA" in c["subject"] for c in trusted)
 
     # R4: the refresh login flow, with its siblings, saved as a unit.
     await page.get_by_role("link", name="Enterprise Parameters").click()
@@ -61,6 +82,25 @@ async def test_task_flow_through_the_pages(site: Site) -> None:
     await expect(page.get_by_role("status")).to_contain_text("Added 192.0.2.60")
     edge = (await site.api.get("/edges/192.0.2.60")).json()
     assert edge["x509_names"] == ["expc2.example.com"]
+
+    # R7: SIP OAuth mode, enabled on the publisher for the cluster.
+    assert (await site.api.post("/sip-oauth-mode/disable")).status_code == 200
+    await page.get_by_role("link", name="SIP OAuth Mode").click()
+    await page.get_by_role("button", name="Enable SIP OAuth mode").click()
+    await expect(page.get_by_role("status")).to_contain_text("Restart Cisco CallManager on node1")
+    await site.shot("r7-mode-enabled")
+    assert (await site.api.get("/sip-oauth-mode")).json()["enabled"] is True
+
+    # R8: restart Cisco CallManager from Feature Services; the node carries it out.
+    await page.get_by_role("link", name="Feature Services").click()
+    await expect(page.get_by_text("Restart pending").first).to_be_visible()
+    await site.shot("r8-restart-pending")
+    await page.get_by_role("button", name="Restart Cisco CallManager").click()
+    await page.get_by_role("button", name="Restart", exact=True).click()
+    await expect(page.get_by_role("status")).to_contain_text("Cisco CallManager restarted")
+    await site.shot("r8-restarted")
+    [node1] = (await site.api.get("/sip-oauth-mode")).json()["nodes"]
+    assert node1["applied"] and not node1["restart_pending"]
 
     # R9: the OAuth checkbox follows Encrypted + TLS in the page.
     await page.get_by_role("link", name="Phone Security Profile").click()
@@ -151,3 +191,36 @@ async def test_validation_csrf_and_lockout(site: Site) -> None:
     await site.shot("lockout")
     r = await site.api.get("/servers", auth=("ghost", "wrong-password"))
     assert r.status_code == 429  # the same lockout as the REST API's
+
+
+async def test_live_registrations_show_a_simulated_phone(site: Site) -> None:
+    page = site.page
+    await site.signin()
+    await page.get_by_role("link", name="Registrations", exact=True).click()
+    await expect(page.get_by_role("heading", name="0 registrations")).to_be_visible()
+    await site.shot("no-registrations")
+    # A phone registers (the product's SIP client, a token of its own, R11)…
+    context = client_ssl_context([site.prepared.ca_pem], None, None)
+    client = await SipTlsClient.connect(
+        "127.0.0.1", port_of(site.node, "TLS"), context, server_hostname="localhost"
+    )
+    try:
+        phone = PhoneIdentity(device=PHONE2, line="2001", domain="localhost")
+        call_id = str(uuid.uuid4())
+        for cseq, token in ((1, None), (2, site.prepared.mint(PHONE2))):
+            request = register_request(
+                phone, call_id=call_id, cseq=cseq, branch=client.next_branch(), token=token
+            )
+            response = await client.request(request)
+        assert response.status == 200
+        await site.node.flush()
+        # … and the page, refreshing itself, shows it.
+        table = page.locator("#registrations")
+        await expect(table).to_contain_text(PHONE2, timeout=15_000)
+        await expect(table).to_contain_text("2001")
+        await expect(table).to_contain_text("Direct")
+        await site.shot("phone-registered")
+        rows = (await site.api.get("/registrations", params={"device": PHONE2})).json()
+        assert [r["device"] for r in rows] == [PHONE2]
+    finally:
+        await client.close()
