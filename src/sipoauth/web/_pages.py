@@ -3,15 +3,13 @@
 ``build_pages`` assembles the routes of each area (``_pages_*.py``), the
 sign-in page, the home page and the static files (CSS and a small script,
 served from the package: no CDN, no build step). Every route but sign-in is
-behind the session guard of ``_pages_base.page``. Areas not built yet show a
-page naming the CLI command and API route that do the same.
+behind the session guard of ``_pages_base.page``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,6 +25,7 @@ from . import (
     _pages_cluster,
     _pages_devices,
     _pages_edges,
+    _pages_groups,
     _pages_oauth,
     _pages_profiles,
     _pages_system,
@@ -40,10 +39,6 @@ from ._pages_session import PageSettings
 
 __all__ = ["build_pages"]
 
-_LATER: Final = {
-    "/groups": ("CallManager Group", "sipoauth callmanager-groups list", "/callmanager-groups"),
-}
-
 
 async def _home(current: Page) -> Response:
     store = current.ctx.store
@@ -53,13 +48,6 @@ async def _home(current: Page) -> Response:
         mode=await admin.sip_oauth_mode_status(store),
         license=await admin.license_status(store),
     )
-
-
-def _later(title: str, cli: str, api: str) -> Callable[[Page], object]:
-    async def handler(current: Page) -> Response:
-        return current.render("placeholder.html", title=title, cli=cli, api="/api/v1" + api)
-
-    return handler
 
 
 def build_pages(
@@ -94,10 +82,9 @@ def build_pages(
         _pages_certs,
         _pages_oauth,
         _pages_users,
+        _pages_groups,
     ):
         routes.extend(module.routes(pages))
-    for path, (title, cli, api) in _LATER.items():
-        routes.append(Route(path, page(pages, _later(title, cli, api)), methods=["GET"]))  # type: ignore[arg-type]
     app = Starlette(routes=routes)
     app.state.sipoauth_pages = pages
     return app
