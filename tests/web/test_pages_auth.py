@@ -156,3 +156,12 @@ async def test_static_files(api: Api) -> None:
         assert r.status_code == 200 and "text/css" in r.headers["content-type"]
         r = await b.client.get("/admin/static/admin.js")
         assert r.status_code == 200
+
+
+async def test_unknown_page(api: Api) -> None:
+    async with browser(api, signed_in=False) as b:
+        r = await b.client.get("/admin/nowhere")
+        assert r.status_code == 404 and "Page not found" in r.text
+        assert r.headers["cache-control"] == "no-store"
+        r = await b.client.delete("/admin/signin")
+        assert r.status_code == 405

@@ -34,7 +34,7 @@ from . import (
 from ._api_base import ApiContext
 from ._oauth import AdminCheck
 from ._pages_auth import signin, signout
-from ._pages_base import Page, Pages, page
+from ._pages_base import Page, Pages, page, plain_page
 from ._pages_session import PageSettings
 
 __all__ = ["build_pages"]
@@ -85,6 +85,15 @@ def build_pages(
         _pages_groups,
     ):
         routes.extend(module.routes(pages))
-    app = Starlette(routes=routes)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 404)
+        if status == 405:
+            title, message = "Not allowed", "This page does not take that kind of request."
+        else:
+            title, message = "Page not found", "There is no such administration page."
+        return plain_page(pages, "notfound.html", status, title=title, message=message)
+
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
     app.state.sipoauth_pages = pages
     return app

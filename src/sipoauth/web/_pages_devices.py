@@ -194,8 +194,11 @@ def _render(
     extra: dict[str, Any] = {}
     if device is not None:
         actions = [("Delete", url("/phones/delete", name=device.name), "danger")]
-        extra = {"device": device, "code": current.session.secret}
-        current.session.secret = None
+        secret = current.session.secret
+        code = secret[1] if secret is not None and secret[0] == device.name else None
+        if code is not None:
+            current.session.secret = None
+        extra = {"device": device, "code": code}
     return current.render(
         "phone.html",
         status=422 if state.errors else 200,
@@ -302,7 +305,7 @@ async def phone_action(current: Page) -> Response:
         code, expires = await admin.generate_activation_code(
             store, device.name, now=current.ctx.now()
         )
-        current.session.secret = _shown_code(code, expires)
+        current.session.secret = (device.name, _shown_code(code, expires))
         return current.redirect(
             back, "A new activation code was generated; any previous one is void."
         )

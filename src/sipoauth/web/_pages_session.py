@@ -70,8 +70,9 @@ class Session:
     created: float
     last_seen: float
     flashes: list[Flash] = field(default_factory=list)
-    secret: str | None = field(default=None, repr=False)
-    """A secret to show on the very next page only (an activation code)."""
+    secret: tuple[str, str] | None = field(default=None, repr=False)
+    """``(object, text)``: a secret to show once, on the next page of that
+    object only (a new activation code and the phone it is for)."""
 
     def flash(self, kind: FlashKind, text: str) -> None:
         """Show ``text`` on the next page."""
