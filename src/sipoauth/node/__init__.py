@@ -6,11 +6,13 @@ from ._flows import FlowTable
 from ._keys import TokenContext, load_keyring, token_context
 from ._node import Node
 from ._services import Listener, Service, ServiceError
+from ._web import HttpListener
 
 __all__ = [
     "ADMIN_USER",
     "DEFAULT_DATA_DIR",
     "FlowTable",
+    "HttpListener",
     "InitReport",
     "Listener",
     "Node",

@@ -40,7 +40,7 @@ from sipoauth.pki import (
     verify_chain,
 )
 
-__all__ = ["PeerClassifier", "WebListener", "peer_chain", "web_ssl_context"]
+__all__ = ["HttpListener", "PeerClassifier", "WebListener", "peer_chain", "web_ssl_context"]
 
 log = structlog.get_logger("sipoauth.web")
 
@@ -184,7 +184,15 @@ class _CoalescingTransport:
         return getattr(self._transport, name)
 
 
-class _Protocol(H11Protocol):
+class _HttpProtocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol writing through :class:`_CoalescingTransport`."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        coalescing = _CoalescingTransport(transport, asyncio.get_running_loop())
+        super().connection_made(coalescing)  # type: ignore[arg-type]
+
+
+class _Protocol(_HttpProtocol):
     """uvicorn's HTTP/1.1 protocol, with the connection's TLS peer classified.
 
     The client certificate is read once, when the connection is made, and
@@ -201,8 +209,7 @@ class _Protocol(H11Protocol):
         self._certificate: tuple[bytes | None, tuple[bytes, ...]] = (None, ())
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        coalescing = _CoalescingTransport(transport, asyncio.get_running_loop())
-        super().connection_made(coalescing)  # type: ignore[arg-type]
+        super().connection_made(transport)
         sslobj = transport.get_extra_info("ssl_object")
         try:
             self._certificate = peer_chain(sslobj) if sslobj is not None else (None, ())
@@ -230,9 +237,15 @@ class _Protocol(H11Protocol):
         self.app_state = {**self.app_state, "peer": peer}
 
 
-class WebListener:
+class HttpListener:
     """One HTTPS listener (plain HTTP without ``ssl_context``) serving an ASGI
-    app; start/stop at will."""
+    app with uvicorn's h11 protocol in the running loop; start/stop at will.
+
+    The socket is the caller's, not a uvicorn ``Server``'s, so nothing takes over
+    signal handling. With ``date_header`` a ``Date`` is added to every answer
+    (refreshed each second); a proxy whose answers carry their origin's passes
+    ``False``.
+    """
 
     def __init__(
         self,
@@ -241,8 +254,9 @@ class WebListener:
         host: str,
         port: int,
         ssl_context: ssl.SSLContext | None,
-        classifier: Callable[[], PeerClassifier],
         keep_alive: float = 30.0,
+        handshake_timeout: float | None = None,
+        date_header: bool = True,
     ) -> None:
         self._config = uvicorn.Config(
             app,
@@ -260,29 +274,33 @@ class WebListener:
         )
         self._config.load()
         self._ssl = ssl_context
-        self._classifier = classifier
+        self._handshake_timeout = handshake_timeout if ssl_context is not None else None
+        self._date_header = date_header
         self._state = ServerState()
         self._server: asyncio.Server | None = None
         self._ticker: asyncio.Task[None] | None = None
         self.host = host
         self.port = port
 
+    def _protocol(self) -> asyncio.Protocol:
+        return _HttpProtocol(config=self._config, server_state=self._state, app_state={})
+
     async def start(self) -> int:
         """Listen; returns the bound port."""
-        config, state = self._config, self._state
-
-        def factory() -> asyncio.Protocol:
-            return _Protocol(
-                config=config, server_state=state, app_state={}, classifier=self._classifier
-            )
-
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            factory, host=self.host, port=self.port, ssl=self._ssl, backlog=config.backlog
+            self._protocol,
+            host=self.host,
+            port=self.port,
+            ssl=self._ssl,
+            ssl_handshake_timeout=self._handshake_timeout,
+            backlog=self._config.backlog,
         )
-        self._tick()
-        self._ticker = asyncio.create_task(self._date_loop(), name="web-date")
+        if self._date_header:
+            self._tick()
+            self._ticker = asyncio.create_task(self._date_loop(), name="web-date")
         port: int = self._server.sockets[0].getsockname()[1]
+        self.port = port
         return port
 
     def _tick(self) -> None:
@@ -309,3 +327,29 @@ class WebListener:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
             self._ticker = None
+
+
+class WebListener(HttpListener):
+    """The node's HTTPS listener: :class:`HttpListener` whose connections carry
+    their TLS peer, classified by ``classifier`` (edge, MIC or neither)."""
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None,
+        classifier: Callable[[], PeerClassifier],
+        keep_alive: float = 30.0,
+    ) -> None:
+        super().__init__(app, host=host, port=port, ssl_context=ssl_context, keep_alive=keep_alive)
+        self._classifier = classifier
+
+    def _protocol(self) -> asyncio.Protocol:
+        return _Protocol(
+            config=self._config,
+            server_state=self._state,
+            app_state={},
+            classifier=self._classifier,
+        )

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 
 import structlog
 
+from sipoauth.node import HttpListener
 from sipoauth.pki import client_ssl_context, server_ssl_context
 
 from ._edge_config import EdgeConfig, NodeSelector
-from ._edge_listen import HttpListener
 from ._edge_messages import edge_path
 from ._edge_sip import EdgeSip
 from ._edge_web import EdgeWeb, PushOutcome
@@ -76,9 +76,14 @@ class Edge:
             port=config.web_port,
             ssl_context=_https_context(config),
             handshake_timeout=config.handshake_timeout,
+            date_header=False,  # proxied answers carry the node's; the edge's own set theirs
         )
         self._bootstrap = HttpListener(
-            self.web.bootstrap_app(), host=config.bind, port=config.bootstrap_port, ssl_context=None
+            self.web.bootstrap_app(),
+            host=config.bind,
+            port=config.bootstrap_port,
+            ssl_context=None,
+            date_header=False,
         )
         self.listeners: list[EdgeListener] = []
         """What the edge listens on while running: SIP, HTTPS, HTTP."""
