@@ -26,6 +26,7 @@ from . import (
     _pages_devices,
     _pages_edges,
     _pages_groups,
+    _pages_mra,
     _pages_oauth,
     _pages_profiles,
     _pages_system,
@@ -83,6 +84,7 @@ def build_pages(
         _pages_oauth,
         _pages_users,
         _pages_groups,
+        _pages_mra,
     ):
         routes.extend(module.routes(pages))
 
