@@ -30,3 +30,13 @@ async def test_callmanager_groups(api: Api) -> None:
         assert r.status_code == 303 and await admin.find_groups(api.store) == []
         r = await b.get("/admin/users")
         assert r.status_code == 200
+
+
+async def test_audit_log(api: Api) -> None:
+    async with browser(api) as b:
+        await b.post("/admin/groups/new", {"name": "G", "description": "", "nodes": NODE})
+        r = await b.get("/admin/audit?object_type=callmanager-group")
+        assert r.status_code == 200
+        assert "callmanager-group G" in r.text and "web" in r.text
+        r = await b.get("/admin/audit?actor=nobody&limit=500")
+        assert "No entries match" in r.text

@@ -21,6 +21,7 @@ from sipoauth import admin
 from sipoauth.oauth import AuthorizationService
 
 from . import (
+    _pages_audit,
     _pages_certs,
     _pages_cluster,
     _pages_devices,
@@ -85,6 +86,7 @@ def build_pages(
         _pages_users,
         _pages_groups,
         _pages_mra,
+        _pages_audit,
     ):
         routes.extend(module.routes(pages))
 
