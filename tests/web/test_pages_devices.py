@@ -179,3 +179,17 @@ async def test_expressway_c(api: Api) -> None:
         assert "Delete the Expressway-C entry 192.0.2.50?" in r.text
         r = await b.post("/admin/edges/delete?address=192.0.2.50", {"confirm": "yes"})
         assert r.status_code == 303 and await admin.find_edges(api.store) == []
+
+
+async def test_import_phones(api: Api) -> None:
+    async with browser(api) as b:
+        r = await b.get("/admin/phones")
+        assert "Import (CSV)" in r.text
+        r = await b.get("/admin/phones/import")
+        assert "name,model" in r.text
+        text = "name,model,lines\nSEP00000000AA01,8851,1001;1002\nSEPBAD,8851,1003\n"
+        r = await b.post("/admin/phones/import", {"csv": text})
+        assert r.status_code == 200 and "1 added, 1 refused" in r.text
+        assert [d.name for d in await api.store.devices.list()] == ["SEP00000000AA01"]
+        r = await b.post("/admin/phones/import", {"csv": "wrong,header\nx,y\n"})
+        assert r.status_code == 422 and error_of(r.text, "csv")

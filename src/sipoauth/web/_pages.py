@@ -27,6 +27,7 @@ from . import (
     _pages_devices,
     _pages_edges,
     _pages_groups,
+    _pages_import,
     _pages_mra,
     _pages_oauth,
     _pages_profiles,
@@ -87,6 +88,7 @@ def build_pages(
         _pages_groups,
         _pages_mra,
         _pages_audit,
+        _pages_import,
     ):
         routes.extend(module.routes(pages))
 

@@ -178,6 +178,7 @@ async def phones(current: Page) -> Response:
         columns=("Device name", "Description", "Model", "Owner", "Security profile", "Status"),
         rows=rows,
         add_href="/phones/new",
+        import_href="/phones/import",
         crumbs=[("Device", "/phones")],
     )
 
