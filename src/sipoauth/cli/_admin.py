@@ -12,15 +12,19 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sipoauth import admin
-from sipoauth.store import DeviceRecord, Store
-
 from ._context import emit_table, fail, get_context, run, with_store
+from ._light import DEFAULT_GROUP, DEFAULT_PROFILE
 from ._system import os_user, show_mode_status
+
+if TYPE_CHECKING:
+    from sipoauth import admin
+    from sipoauth.store import DeviceRecord, Store
+else:
+    from ._light import admin  # imported at its first use (see _light.py)
 
 utils_app = typer.Typer(help="Utilities, as on the reference command line.", no_args_is_help=True)
 mode_app = typer.Typer(help="SIP OAuth mode of the cluster (R7).", no_args_is_help=True)
@@ -64,7 +68,7 @@ GroupOpt = Annotated[
     typer.Option(
         "--callmanager-group",
         help="CallManager group: the servers the device registers to, in order "
-        f"(callmanager-groups list); {admin.DEFAULT_GROUP} for every server, publisher first.",
+        f"(callmanager-groups list); {DEFAULT_GROUP} for every server, publisher first.",
     ),
 ]
 PublicHostOpt = Annotated[
@@ -163,7 +167,7 @@ def devices_add(
     name: Annotated[str, typer.Argument(help="SEP<MAC>, BAT<hex>, or CSF/BOT/TCT/TAB<name>.")],
     model: Annotated[str, typer.Option(help="Phone model (8851…) or soft-client type.")],
     line: Annotated[list[str], typer.Option(help="Directory number; repeat for more.")],
-    profile: Annotated[str, typer.Option(help="Phone security profile.")] = admin.DEFAULT_PROFILE,
+    profile: Annotated[str, typer.Option(help="Phone security profile.")] = DEFAULT_PROFILE,
     owner: Annotated[str | None, typer.Option(help="Owner (end user id).")] = None,
     description: Annotated[str, typer.Option()] = "",
     oauth_firmware: Annotated[

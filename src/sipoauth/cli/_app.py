@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from sipoauth.node import DEFAULT_DATA_DIR, default_hostname
+from sipoauth._defaults import DEFAULT_DATA_DIR, default_hostname
 
 from ._admin import devices_app, edges_app, registrations_app, utils_app
 from ._context import make_context
@@ -19,7 +19,7 @@ from ._keys import parameters_app, set_app, show_app
 from ._profiles import profiles_app
 from ._serve import init_command, serve_command
 from ._services import open_app, service_app
-from ._shell import shell_command
+from ._shell_command import shell_command
 from ._sim import sim_app
 from ._system import (
     audit_app,

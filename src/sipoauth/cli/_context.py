@@ -9,11 +9,12 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from sipoauth.store import Store, database_url_for
+if TYPE_CHECKING:  # imported where used: the store costs ~0.6 s (see _light.py)
+    from sipoauth.store import Store
 
 T = TypeVar("T")
 
@@ -28,12 +29,16 @@ class CliContext:
     hostname: str
 
     async def open_store(self) -> Store:
+        from sipoauth.store import Store
+
         return await Store.open(self.database_url)
 
 
 def make_context(
     data_dir: Path, database_url: str | None, node_name: str | None, hostname: str
 ) -> CliContext:
+    from sipoauth.store import database_url_for
+
     data_dir = data_dir.expanduser()
     url = (
         database_url

@@ -7,9 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-
-from sipoauth.sim._demo import DemoConfig, run_demo
 
 __all__ = ["demo_command"]
 
@@ -27,6 +24,10 @@ def demo_command(
     """Run the whole flow on this machine: a node and an edge on free ports, the
     task flow through the CLI, a desk phone on premises, one through the edge
     and a soft client registered; a revocation, a reset, a clean stop."""
+    from rich.console import Console
+
+    from sipoauth.sim._demo import DemoConfig, run_demo
+
     console = Console(highlight=False)
     try:
         status = asyncio.run(run_demo(DemoConfig(keep=keep), console))

@@ -10,18 +10,16 @@ import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sipoauth.node._logging import LogLevel, configure_logging
-from sipoauth.pki import PkiError
-from sipoauth.sim._edge import Edge
-from sipoauth.sim._edge_config import EdgeConfig, NodeAddress
-from sipoauth.sim._edge_pki import EdgeFiles, init_edge_dir
-
 from ._context import fail
+from ._light import LogLevel
 from ._serve import _run
+
+if TYPE_CHECKING:  # the edge (simulators, httpx, uvicorn) is imported by the commands
+    from sipoauth.sim._edge_config import EdgeConfig
 
 __all__ = ["edge_app"]
 
@@ -54,6 +52,9 @@ def init_command(
 ) -> None:
     """Create the edge's CA, its certificate for devices and its client certificate
     for the nodes. Safe to run again: a complete directory is reused unchanged."""
+    from sipoauth.pki import PkiError
+    from sipoauth.sim._edge_pki import init_edge_dir
+
     try:
         files, created = init_edge_dir(edge_dir, name, now=datetime.now(UTC))
     except (PkiError, OSError) as exc:
@@ -160,6 +161,11 @@ def serve_command(
 ) -> None:
     """Run the edge until SIGINT/SIGTERM: SIP, HTTPS and HTTP for devices outside,
     relayed to the nodes over mutual TLS."""
+    from sipoauth.node._logging import configure_logging
+    from sipoauth.pki import PkiError
+    from sipoauth.sim._edge_config import EdgeConfig, NodeAddress
+    from sipoauth.sim._edge_pki import EdgeFiles
+
     configure_logging(log_level, json=log_json)
     try:
         files = EdgeFiles.load(edge_dir)
@@ -185,6 +191,8 @@ def serve_command(
 
 
 async def _serve(config: EdgeConfig, as_json: bool) -> None:
+    from sipoauth.sim._edge import Edge
+
     # Signals first: a supervisor may stop the edge as soon as it sees the listeners.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -10,15 +10,19 @@ of the cluster, the publisher first, the group of a device given none
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sipoauth import admin
-from sipoauth.store import CallManagerGroupRecord, Store
-
 from ._admin import JsonOpt, _admin_call
 from ._context import emit_table
+from ._light import DEFAULT_GROUP
+
+if TYPE_CHECKING:
+    from sipoauth import admin
+    from sipoauth.store import CallManagerGroupRecord, Store
+else:
+    from ._light import admin  # imported at its first use (see _light.py)
 
 callmanager_groups_app = typer.Typer(
     help="CallManager groups: the servers a device registers to, in order (failover). "
@@ -60,7 +64,7 @@ def groups_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 @callmanager_groups_app.command("show")
 def groups_show(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help=f"The group, or {admin.DEFAULT_GROUP}.")],
+    name: Annotated[str, typer.Argument(help=f"The group, or {DEFAULT_GROUP}.")],
     as_json: JsonOpt = False,
 ) -> None:
     """Show a group: its servers in order (with their hosts) and its devices."""

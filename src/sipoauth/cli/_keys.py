@@ -8,15 +8,19 @@ rule and print text, or JSON with `--json`.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sipoauth import admin
-from sipoauth.store import Store
-
 from ._admin import JsonOpt, _admin_call
 from ._context import emit_table, fail, get_context
+from ._light import KeyKind
+
+if TYPE_CHECKING:
+    from sipoauth import admin
+    from sipoauth.store import Store
+else:
+    from ._light import admin  # imported at its first use (see _light.py)
 
 set_app = typer.Typer(help="Change cluster objects, as on the reference command line.")
 show_app = typer.Typer(help="Show cluster objects, as on the reference command line.")
@@ -32,7 +36,7 @@ parameters_app = typer.Typer(
 )
 
 WhichArg = Annotated[
-    admin.KeyKind,
+    KeyKind,
     typer.Argument(help="signing (RSA 2048, RS256) or encryption (256-bit, A256GCM)."),
 ]
 

@@ -7,15 +7,18 @@ deleted; a change marks its phones for reset) are there.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sipoauth import admin
-from sipoauth.store import SecurityProfileRecord, Store
-
 from ._admin import JsonOpt, _admin_call
 from ._context import emit_table
+
+if TYPE_CHECKING:
+    from sipoauth import admin
+    from sipoauth.store import SecurityProfileRecord, Store
+else:
+    from ._light import admin  # imported at its first use (see _light.py)
 
 profiles_app = typer.Typer(help="Phone security profiles (R9).", no_args_is_help=True)
 

@@ -8,15 +8,15 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sipoauth.node import InitReport, Node, NodeConfig, initialise, read_password_file
-from sipoauth.node._logging import LogLevel, configure_logging
-from sipoauth.node._memory import tune_gc
-
 from ._context import CliContext, fail, get_context
+from ._light import LogLevel
+
+if TYPE_CHECKING:  # the node (web application, uvicorn) is imported by the commands that run it
+    from sipoauth.node import InitReport, NodeConfig
 
 
 def _print_report(report: InitReport, as_json: bool) -> None:
@@ -37,6 +37,8 @@ def _print_report(report: InitReport, as_json: bool) -> None:
 
 
 async def _initialise(ctx: CliContext, password_file: Path | None) -> InitReport:
+    from sipoauth.node import initialise, read_password_file
+
     password = read_password_file(password_file) if password_file else None
     store = await ctx.open_store()
     try:
@@ -102,6 +104,9 @@ def serve_command(
     log_json: Annotated[bool, typer.Option(help="Logs as JSON lines.")] = False,
 ) -> None:
     """Start a node: initialise on first start, open the listeners, run until SIGINT/SIGTERM."""
+    from sipoauth.node import NodeConfig
+    from sipoauth.node._logging import configure_logging
+
     configure_logging(log_level, json=log_json)
     cli = get_context(ctx)
     config = NodeConfig(
@@ -130,6 +135,9 @@ def _run(coro: object) -> None:
 async def _serve(
     cli: CliContext, config: NodeConfig, password_file: Path | None, as_json: bool
 ) -> None:
+    from sipoauth.node import Node
+    from sipoauth.node._memory import tune_gc
+
     # Handle SIGINT/SIGTERM from the very start: a supervisor may stop the node as
     # soon as it sees the listeners printed.
     stop = asyncio.Event()

@@ -9,15 +9,18 @@ leaves it queued).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sipoauth import admin
-from sipoauth.store import ServiceAction, ServiceCommandRecord, Store
-
 from ._admin import JsonOpt, _admin_call
 from ._context import emit_table, fail, get_context
+
+if TYPE_CHECKING:
+    from sipoauth import admin
+    from sipoauth.store import ServiceAction, ServiceCommandRecord, Store
+else:
+    from ._light import admin  # imported at its first use (see _light.py)
 
 service_app = typer.Typer(
     help="Start, stop and restart the services of a node (Control Center, R8).",

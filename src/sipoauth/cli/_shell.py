@@ -17,7 +17,9 @@ command taking one text argument takes the rest of the line unquoted
 
 When stdin is not a terminal the shell reads a script, one command a line,
 prints the prompt and the line before each command's output (a transcript),
-and exits with status 1 if a command failed.
+and exits with status 1 if a command failed. The `cli` command itself is in
+`_shell_command.py`, so that building the command line does not import
+prompt_toolkit.
 
 Typer builds its commands on its own copy of Click (`typer._click`); the
 classes of the tree are imported from there, here only.
@@ -27,7 +29,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -44,8 +45,6 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from sipoauth import admin
-
-from ._system import os_user
 
 PROMPT = "admin:"
 HISTORY_FILE = ".sipoauth_history"
@@ -472,7 +471,7 @@ def _home() -> Path | None:
         return None
 
 
-# -- The loops and the command ------------------------------------------------
+# -- The loops ----------------------------------------------------------------
 
 
 def run_interactive(shell: Shell, session: PromptSession[str] | None = None) -> None:
@@ -503,21 +502,3 @@ def run_script(shell: Shell, stream: TextIO) -> bool:
             break
         ok = ok and outcome is Outcome.OK
     return ok
-
-
-def shell_command(ctx: typer.Context) -> None:
-    """Administration shell with an admin: prompt, as on the reference (reads stdin if piped).
-
-    Commands are the sipoauth commands, in any case; Tab completes, `help` lists
-    them, `exit` or Ctrl-D leaves. With stdin not a terminal, runs it as a
-    script and exits 1 if a command failed.
-    """
-    root = ctx.find_root()
-    shell = Shell(root.command, root_arguments(root))
-    # Changes made at the prompt are audited as the shell's (issue 4 point 12);
-    # the commands' own root callback keeps an actor that is already set.
-    with admin.acting_as(admin.Actor(os_user(), "shell")):
-        if sys.stdin.isatty():
-            run_interactive(shell)
-        elif not run_script(shell, sys.stdin):
-            raise typer.Exit(1)

@@ -16,25 +16,15 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sipoauth.sim import (
-    ConfigError,
-    DeskPhone,
-    DeskPhoneConfig,
-    DeviceSettings,
-    EdgeAddress,
-    ServerAddress,
-    SimDevice,
-    SimEvent,
-    SoftClient,
-    SoftClientConfig,
-)
-from sipoauth.sim._load import LoadConfig, LoadStatus, read_activation_csv, run_load
+if TYPE_CHECKING:  # the simulators (node, httpx, h11) are imported by the commands
+    from rich.console import Console
+
+    from sipoauth.sim import DeviceSettings, EdgeAddress, ServerAddress, SimDevice, SimEvent
+    from sipoauth.sim._load import LoadConfig, LoadStatus
 
 sim_app = typer.Typer(
     help="Simulated devices: a desk phone, a soft client, or a load of desk phones.",
@@ -84,6 +74,8 @@ ProxyFormOpt = Annotated[
 def _addresses(
     server: str | None, edge: str | None
 ) -> tuple[ServerAddress | None, EdgeAddress | None]:
+    from sipoauth.sim import ConfigError, EdgeAddress, ServerAddress
+
     if (server is None) == (edge is None):
         raise typer.BadParameter("give --server (on premises) or --edge (through MRA)")
     try:
@@ -133,6 +125,8 @@ async def _run_device(make: Callable[[], SimDevice], duration: float | None, as_
 
 
 def _settings(keepalive: float, renew_at: float, proxy_auth: bool) -> DeviceSettings:
+    from sipoauth.sim import DeviceSettings
+
     return DeviceSettings(
         keepalive_interval=keepalive, renew_fraction=renew_at, proxy_form=proxy_auth
     )
@@ -163,6 +157,8 @@ def phone_command(
     caconfig.json, the activation-code grant, the config file over 6971, a TLS
     registration per line; then token renewal, keep-alives and NOTIFY
     check-sync until Ctrl-C (it unregisters first) or --duration."""
+    from sipoauth.sim import DeskPhone, DeskPhoneConfig
+
     on_premises, via_edge = _addresses(server, edge)
     config = DeskPhoneConfig(
         mac=mac,
@@ -211,6 +207,8 @@ def softclient_command(
 
     The sign-in page as a browser fills it, the config file, a TLS registration,
     refresh-token rotation; until Ctrl-C, --duration or revocation."""
+    from sipoauth.sim import SoftClient, SoftClientConfig
+
     on_premises, via_edge = _addresses(server, edge)
     config = SoftClientConfig(
         user=user,
@@ -229,6 +227,16 @@ def softclient_command(
 
 
 async def _run_load(config: LoadConfig, path: Path, as_json: bool, console: Console) -> int:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from sipoauth.sim._load import read_activation_csv, run_load
+
     phones = read_activation_csv(path.read_text("utf-8"))
     stop = asyncio.Event()
     columns = (
@@ -286,6 +294,10 @@ def load_command(
     Onboard and register them at --rate per second, keep them --duration s,
     unregister; a progress bar, then registered, failed by reason, rates and
     latency p50 / p99."""
+    from rich.console import Console
+
+    from sipoauth.sim._load import LoadConfig
+
     on_premises, via_edge = _addresses(server, edge)
     config = LoadConfig(
         phones=phones, server=on_premises, edge=via_edge, rate=rate, duration=duration

@@ -15,15 +15,20 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from sipoauth import admin
-from sipoauth.node._bootstrap import PKI_DIR
-from sipoauth.store import NodeRole, Store
+from sipoauth._defaults import PKI_DIR
 
 from ._context import emit_table, fail, get_context, run, with_store
+from ._light import PORT_FIELDS
+
+if TYPE_CHECKING:
+    from sipoauth import admin
+    from sipoauth.store import NodeRole, Store
+else:
+    from ._light import admin  # imported at its first use (see _light.py)
 
 T = TypeVar("T")
 
@@ -118,7 +123,7 @@ _PORT_OPTIONS = {
 
 
 def _port(field: str) -> Any:
-    return typer.Option(_PORT_OPTIONS[field], help=f"{admin.PORT_FIELDS[field]}.")
+    return typer.Option(_PORT_OPTIONS[field], help=f"{PORT_FIELDS[field]}.")
 
 
 SipPort = Annotated[int | None, _port("sip_port")]

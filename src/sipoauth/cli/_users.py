@@ -12,15 +12,18 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sipoauth import admin
-from sipoauth.store import GrantRecord, Store
-
 from ._admin import JsonOpt, _admin_call
 from ._context import emit_table, fail
+
+if TYPE_CHECKING:
+    from sipoauth import admin
+    from sipoauth.store import GrantRecord, Store
+else:
+    from ._light import admin  # imported at its first use (see _light.py)
 
 users_app = typer.Typer(help="End users (soft-client sign-in, phone owners).", no_args_is_help=True)
 activation_codes_app = typer.Typer(

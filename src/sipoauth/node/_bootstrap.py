@@ -15,6 +15,7 @@ from typing import Literal
 
 from argon2 import PasswordHasher
 
+from sipoauth._defaults import PKI_DIR as PKI_DIR  # re-exported (the CLI reads it lightly)
 from sipoauth.admin import _settings as keys_
 from sipoauth.admin import ensure_default_profiles, new_authz_key
 from sipoauth.pki import NodePki, cert_to_pem, fingerprint_sha256
@@ -22,7 +23,6 @@ from sipoauth.store import DATABASE_FILE, JsonValue, Store, TrustedCert
 from sipoauth.store import Node as NodeRow
 
 ADMIN_USER = "admin"
-PKI_DIR = "pki"
 
 
 @dataclass(slots=True)

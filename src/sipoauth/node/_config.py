@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+# Re-exported: they live where the command line reads them without importing the node.
+from sipoauth._defaults import DEFAULT_DATA_DIR as DEFAULT_DATA_DIR
+from sipoauth._defaults import default_hostname as default_hostname
 from sipoauth.admin._services import COMMAND_TTL
-
-DEFAULT_DATA_DIR = "./var"
-
-
-def default_hostname() -> str:
-    """This machine's host name, lowercased (the web certificate names it)."""
-    return socket.gethostname().lower() or "localhost"
 
 
 @dataclass(frozen=True, slots=True)
