@@ -224,3 +224,26 @@ async def test_live_registrations_show_a_simulated_phone(site: Site) -> None:
         assert [r["device"] for r in rows] == [PHONE2]
     finally:
         await client.close()
+
+
+async def test_keyboard_only(site: Site) -> None:
+    """Sign in and reach a page's content with the keyboard alone."""
+    page = site.page
+    await page.goto(site.base + "/admin/signin")
+    await expect(page.get_by_label("User name")).to_be_focused()  # autofocus
+    await page.keyboard.type("admin")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("test-password")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    await page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    await expect(skip).to_be_focused()
+    await site.shot("skip-link")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("main")).to_be_focused()
+    # The navigation is reachable in order and marks the current page.
+    await page.get_by_role("link", name="Expressway-C", exact=True).focus()
+    await page.keyboard.press("Enter")
+    current = page.locator('nav a[aria-current="page"]')
+    await expect(current).to_have_text("Expressway-C")
