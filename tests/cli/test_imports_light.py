@@ -115,10 +115,6 @@ def test_admin_commands_do_not_import_the_node(data_dir: Path) -> None:
     assert imported([[*root, *command] for command in commands], RUNNING) == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sipoauth.admin imports sipoauth.oauth (admin/_keys.py), and with it Authlib",
-)
 def test_admin_commands_do_not_import_authlib(data_dir: Path) -> None:
     assert imported([["--data-dir", str(data_dir), "parameters", "list"]], {"authlib"}) == set()
 

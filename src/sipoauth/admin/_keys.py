@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
 
-from sipoauth.oauth import EncryptionKey, SigningKey
 from sipoauth.store import Key, KeyPurpose, KeyRecord, Store
 
 from ._audit import audit
@@ -74,6 +73,8 @@ def new_authz_key(which: KeyKind) -> Key:
 
     `sipoauth init` and `set key regen authz` both make their keys here.
     """
+    from sipoauth.oauth import EncryptionKey, SigningKey  # Authlib: only when needed
+
     if which == "signing":
         signing = SigningKey.generate(SIGNING_ALG)
         return Key(
@@ -92,6 +93,8 @@ def new_authz_key(which: KeyKind) -> Key:
 
 
 def _info(record: KeyRecord) -> KeyInfo:
+    from sipoauth.oauth import EncryptionKey, SigningKey  # Authlib: only when needed
+
     if record.purpose == "authz-signing":
         digest = SigningKey.from_pem(record.material).key_hash()
     else:
