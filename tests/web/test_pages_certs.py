@@ -54,3 +54,32 @@ async def test_certificates(api: Api) -> None:
         assert r.status_code == 303
         new = (await admin.list_certificates(api.store, "tomcat", pki_dir=api.context.pki_dir))[0]
         assert new.fingerprint != old.fingerprint
+
+
+async def test_upload_web_certificate(api: Api) -> None:
+    from sipoauth.pki import NodePki, issue_web_certificate, key_to_pem
+
+    now = datetime.now(UTC)
+    pki, _ = NodePki.load_or_create(api.context.pki_dir, hostname="localhost", now=now)
+    assert pki.ca_key is not None
+    cert, key = issue_web_certificate(pki.ca_cert, pki.ca_key, hostname="localhost", now=now)
+    _, other_key = generate_ca("Other", now=now)
+    form = {
+        "cert_pem": cert_to_pem(cert).decode(),
+        "key_pem": key_to_pem(other_key).decode(),
+        "chain_pem": cert_to_pem(pki.ca_cert).decode(),
+    }
+    async with browser(api) as b:
+        r = await b.get("/admin/certificates")
+        assert "Upload the web certificate (tomcat) of node1" in r.text
+        r = await b.post("/admin/certificates/tomcat", form)
+        assert r.status_code == 422 and 'class="error"' in r.text
+        assert "PRIVATE KEY" not in r.text  # the key is never sent back
+        r = await b.post(
+            "/admin/certificates/tomcat", {**form, "key_pem": key_to_pem(key).decode()}
+        )
+        assert r.status_code == 303, r.text
+        r = await b.get(r.headers["location"])
+        assert "The web certificate of node1 is now" in r.text
+        [leaf, *_] = await admin.list_certificates(api.store, "tomcat", pki_dir=api.context.pki_dir)
+        assert leaf.pem.strip() == cert_to_pem(cert).decode().strip()

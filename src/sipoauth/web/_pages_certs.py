@@ -1,6 +1,7 @@
 """Certificate Management (R3, R5): list a store, upload a certificate or chain
 to a trust store (purpose drop-down, the file or its PEM text), delete a
-trusted certificate, regenerate the node's web certificate (tomcat).
+trusted certificate, regenerate the node's web certificate (tomcat) or replace
+it with an uploaded certificate, key and chain.
 
 The upload is an ordinary form: the page script reads the chosen file into
 the PEM text area (no multipart parser needed), and without script the PEM
@@ -52,7 +53,38 @@ _UPLOAD: Final = [
 ]
 
 
-async def certificates(current: Page, state: FormState | None = None) -> Response:
+_TOMCAT: Final = [
+    Field(
+        name="cert_pem",
+        label="Web certificate (PEM)",
+        kind="textarea",
+        required=True,
+        attrs={"rows": "6"},
+        aliases=("certificate",),
+    ),
+    Field(
+        name="key_pem",
+        label="Private key (PEM)",
+        kind="textarea",
+        required=True,
+        help="Kept in the node's data directory; never shown again.",
+        attrs={"rows": "6", "autocomplete": "off"},
+        aliases=("key",),
+    ),
+    Field(
+        name="chain_pem",
+        label="Chain (PEM, optional)",
+        kind="textarea",
+        help="The intermediate CAs, if any.",
+        attrs={"rows": "4"},
+        aliases=("chain",),
+    ),
+]
+
+
+async def certificates(
+    current: Page, state: FormState | None = None, tomcat: FormState | None = None
+) -> Response:
     ctx = current.ctx
     name = current.query.get("store", "tomcat")
     if name not in admin.CERTIFICATE_STORES:
@@ -61,7 +93,7 @@ async def certificates(current: Page, state: FormState | None = None) -> Respons
     state = state or FormState(values={"purpose": name if name != "tomcat" else "tomcat-trust"})
     return current.render(
         "certificates.html",
-        status=422 if state.errors else 200,
+        status=422 if state.errors or (tomcat and tomcat.errors) else 200,
         title="Certificate Management",
         stores=admin.CERTIFICATE_STORES,
         selected=name,
@@ -69,6 +101,8 @@ async def certificates(current: Page, state: FormState | None = None) -> Respons
         state=state,
         fields=_UPLOAD,
         trust=name in admin.TRUST_STORES,
+        tomcat=tomcat or FormState(),
+        tomcat_fields=_TOMCAT,
     )
 
 
@@ -89,6 +123,31 @@ async def upload(current: Page) -> Response:
     return current.redirect(
         url("/certificates", store=values["purpose"]),
         f"Uploaded to {values['purpose']}: {subjects}.",
+    )
+
+
+async def upload_tomcat(current: Page) -> Response:
+    """Replace this node's web certificate (tomcat) with an uploaded one."""
+    ctx = current.ctx
+    values = current.values(_TOMCAT)
+    try:
+        info = await admin.upload_tomcat(
+            ctx.store,
+            ctx.pki_dir,
+            node_name=ctx.node_name,
+            cert_pem=values["cert_pem"].encode("utf-8"),
+            key_pem=values["key_pem"].encode("utf-8"),
+            chain_pem=values["chain_pem"].encode("utf-8") or None,
+            now=ctx.now(),
+        )
+    except admin.AdminError as exc:
+        state = FormState(values={**values, "key_pem": ""})  # a key is never sent back
+        state.fail(exc, _TOMCAT)
+        return await certificates(current, None, state)
+    pending = ", ".join(info.restart_pending)
+    return current.redirect(
+        url("/certificates", store="tomcat"),
+        f"The web certificate of {ctx.node_name} is now {info.subject}; restart {pending}.",
     )
 
 
@@ -146,6 +205,7 @@ def routes(pages: Pages) -> list[Route]:
     return [
         Route("/certificates", page(pages, certificates), methods=["GET"]),
         Route("/certificates/upload", page(pages, upload, upload=True), methods=["POST"]),
+        Route("/certificates/tomcat", page(pages, upload_tomcat, upload=True), methods=["POST"]),
         Route("/certificates/delete", page(pages, delete), methods=both),
         Route("/certificates/regenerate", page(pages, regenerate), methods=both),
     ]
