@@ -194,7 +194,7 @@ async def profile_edit(current: Page) -> Response:
 async def profile_delete(current: Page) -> Response:
     store = current.ctx.store
     record = await admin.get_profile(store, current.query.get("name", ""))
-    if current.request.method == "POST":
+    if current.request.method == "POST" and current.value("confirm") == "yes":
         try:
             await admin.delete_profile(store, record.name)
         except admin.AdminError as exc:

@@ -183,7 +183,7 @@ async def server_edit(current: Page) -> Response:
 async def server_delete(current: Page) -> Response:
     store = current.ctx.store
     node = await admin.get_server(store, current.query.get("name", ""))
-    if current.request.method == "POST":
+    if current.request.method == "POST" and current.value("confirm") == "yes":
         try:
             await admin.delete_server(store, node.name, node_name=current.ctx.node_name)
         except admin.AdminError as exc:
