@@ -20,10 +20,11 @@ import pytest
 import pytest_asyncio
 
 from sipoauth import admin
-from sipoauth.sim import DeskPhone, DeskPhoneConfig, EdgeAddress
+from sipoauth.sim import DeskPhone, DeskPhoneConfig, EdgeAddress, SimEvent
 from sipoauth.sim._edge import Edge
 from sipoauth.sim._edge_config import EdgeConfig, NodeAddress
 from sipoauth.sim._edge_pki import EdgeFiles, init_edge_dir
+from sipoauth.sim._load import LoadConfig, read_activation_csv, run_load
 from sipoauth.store import Store
 
 from ._simnode import FAST, SimNode, free_ports, start_sim_node
@@ -140,3 +141,31 @@ async def test_a_phone_not_allowed_activation_via_mra_is_refused_and_says_why(
         f"failed: activation with code ****-****-****-{code[-4:]} refused: unauthorized_client "
         "(activation through Mobile and Remote Access is not allowed for this phone)"
     )
+
+
+async def test_sim_load_through_the_edge(world: World) -> None:
+    """Issue 6 point 7 against an edge: phones allowed activation via MRA come
+    up through it (their bindings carry the edge's Path) and unregister at the end."""
+    names = []
+    for _ in range(5):
+        mac, _, _ = await world.sim.new_phone()
+        names.append(f"SEP{mac}")
+        await admin.update_device(world.sim.store, names[-1], allow_activation_via_mra=True)
+    text = await admin.export_activation_codes_csv(world.sim.store, names, now=datetime.now(UTC))
+    phones = read_activation_csv(text)
+    config = LoadConfig(phones=len(phones), edge=world.address, rate=50, settings=FAST)
+    seen: set[str] = set()
+
+    def on_event(event: SimEvent) -> None:
+        if event.kind == "registered":
+            assert world.sim.node.registrar is not None
+            for binding in world.sim.node.registrar.table:
+                if binding.device == event.device:
+                    assert binding.via_edge and binding.path
+                    seen.add(event.device)
+
+    report = await run_load(config, phones, on_event=on_event)
+    assert (report.registered, report.unregistered) == (5, 5), report
+    assert seen == set(names)
+    assert world.sim.node.registrar is not None
+    assert not [b for b in world.sim.node.registrar.table if b.device in seen]
