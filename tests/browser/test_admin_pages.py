@@ -35,7 +35,9 @@ async def test_task_flow_through_the_pages(site: Site) -> None:
     await page.get_by_role("link", name="Certificates").click()
     await page.get_by_label("Certificate Purpose").select_option("phone-edge-trust")
     await page.get_by_label("Upload File").set_input_files(ca_file)
-    await expect(page.get_by_label("Certificate (PEM)")).to_have_value(re.compile("BEGIN"))
+    await expect(page.get_by_label("Certificate (PEM)", exact=True)).to_have_value(
+        re.compile("BEGIN")
+    )
     await site.shot("r3-upload-ca")
     await page.get_by_role("button", name="Upload", exact=True).click()
     await expect(page.get_by_role("status")).to_contain_text("Uploaded to phone-edge-trust")
