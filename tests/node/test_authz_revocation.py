@@ -15,6 +15,7 @@ import asyncio
 import httpx
 import pytest
 
+from sipoauth import admin
 from sipoauth.node import Node
 
 from ._authz import (
@@ -211,6 +212,15 @@ async def test_admin_revoke_form_revokes_every_grant_of_the_user(
         }
         assert await _revoked(client, *tokens[CSF], *tokens[BOT])
         assert await _live(client, theirs)
+        # Audited: who revoked whose tokens, through which interface.
+        entry = (await admin.list_audit(node.store, object_type="user-tokens"))[0]
+        assert (entry.actor, entry.interface, entry.action, entry.object_id) == (
+            ADMIN[0],
+            "api",
+            "revoke",
+            user.user_id,
+        )
+        assert entry.detail == {"client_id": None, "grants": 3}
         again = await client.get(
             "/ssosp/token/revoke", params={"user_id": user.user_id}, auth=ADMIN
         )

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from sipoauth.admin import Actor, acting_as, audit
 from sipoauth.oauth import AuthorizationService, OAuthResponse, Peer, SignInPage
 
 __all__ = ["AdminCheck", "oauth_routes", "peer_of"]
@@ -247,13 +248,30 @@ def oauth_routes(
         return JSONResponse(await service().introspect(token_values[0]), headers=_NO_STORE)
 
     async def admin_revoke(request: Request) -> Response:
-        if not await _admin(request):
+        creds = _basic(request)
+        if creds is None or not await admin_check(creds[0], creds[1], peer_of(request)):
             return _unauthorized()
         user_id = request.query_params.get("user_id", "").strip()
         if not user_id:
             return _bad_request("missing 'user_id'")
         client_id = request.query_params.get("client_id") or None
-        return JSONResponse(await service().revoke_user(user_id, client_id), headers=_NO_STORE)
+        authz = service()
+        result = await authz.revoke_user(user_id, client_id)
+        revoked = result.get("revoked")
+        grants = sum(
+            int(entry.get("grants", 0))
+            for entry in (revoked if isinstance(revoked, list) else [])
+            if isinstance(entry, dict)
+        )
+        with acting_as(Actor(creds[0], "api")):  # who revoked, as the admin pages do
+            await audit(
+                authz.store,
+                "revoke",
+                "user-tokens",
+                user_id,
+                {"client_id": client_id, "grants": grants},
+            )
+        return JSONResponse(result, headers=_NO_STORE)
 
     return [
         Route("/.well-known/oauth-authorization-server", metadata, methods=["GET"]),
