@@ -387,6 +387,7 @@ def test_serve_prints_listeners_accepts_tls_and_stops_on_signal(
     assert re.search(
         rf"SIP Mobile and Remote Access Port\s+mTLS\s+127\.0\.0\.1:{served.mra_port}\b", printed
     )
+    assert re.search(r"Web administration https://\S+:\d+/admin/\n", printed), printed
 
     tls, answer, cert = tls_options_ping(served)
     try:

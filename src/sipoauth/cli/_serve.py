@@ -187,6 +187,9 @@ async def _serve(
                 issuer = node.authz.endpoints.issuer
                 meta = f"{issuer}/.well-known/oauth-authorization-server"
                 typer.echo(f"OAuth issuer {issuer} (metadata: {meta})")
+            web = next((x for x in listeners if x.service == "Cisco Tomcat"), None)
+            if web is not None:
+                typer.echo(f"Web administration https://{config.hostname}:{web.port}/admin/")
             typer.echo("Ctrl-C stops the node.")
             sys.stdout.flush()
         await stop.wait()
