@@ -1048,3 +1048,15 @@ async def test_an_edge_added_counts_from_the_next_request_on_an_open_connection(
             await admin.delete_edge(node.store, "192.0.2.77")
             await reloaded(node, before)
         assert (await fetch(client, device_path(PHONE), bearer(token))).status == 200
+
+
+async def test_default_file_is_not_served_through_the_edge(prepared: Prepared, node: Node) -> None:
+    """XMLDefault.cnf.xml lists the cluster's servers and ports: inside only. Through
+    an authenticated edge it is 404; caconfig.json is still there."""
+    async with secure(prepared, node, prepared.edge_cert) as edge:
+        refused = await fetch(edge, "/XMLDefault.cnf.xml")
+        assert refused.status == 404
+        assert b"localhost" not in refused.raw
+        assert (await fetch(edge, "/caconfig.json")).status == 200
+    async with secure(prepared, node) as inside:
+        assert (await fetch(inside, "/XMLDefault.cnf.xml")).status == 200

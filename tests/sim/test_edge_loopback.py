@@ -466,6 +466,7 @@ async def test_only_the_allowed_paths_and_bounded_bodies(world: World, node: Nod
         bootstrap = f"http://127.0.0.1:{edge.bootstrap_port}"
         async with httpx.AsyncClient(base_url=bootstrap) as plain:
             assert (await plain.get("/caconfig.json")).status_code == 200
-            assert (await plain.get("/XMLDefault.cnf.xml")).status_code == 200
+            # The default file names the cluster's servers: never outside.
+            assert (await plain.get("/XMLDefault.cnf.xml")).status_code == 404
             assert (await plain.get(f"/{PHONE}.cnf.xml")).status_code == 404
             assert (await plain.get("/oauth/jwks")).status_code == 404

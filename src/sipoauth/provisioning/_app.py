@@ -53,6 +53,9 @@ _NOT_SERVED_HERE: Final = (
     "device's access token"
 )
 _SECURITY_HEADERS: Final = {"x-content-type-options": "nosniff"}
+_NOT_THROUGH_EDGE: Final = (
+    "XMLDefault.cnf.xml names the cluster's servers and is not served through the edge"
+)
 
 
 def _error(
@@ -108,6 +111,12 @@ def _matches(header: str, etag: str) -> bool:
     return False
 
 
+def _edge_of(request: Request) -> str | None:
+    """The edge entry the request came through (mutual TLS, R12), or None."""
+    peer = request.scope.get("state", {}).get("peer")
+    return peer.via_edge if isinstance(peer, Peer) else None
+
+
 def _canonical(name: str) -> str:
     upper = name.upper()
     return upper if _DESK_NAME.fullmatch(upper) else name
@@ -154,6 +163,10 @@ class ConfigApp:
         if lowered == "/" + CACONFIG:
             return self._file(request, self.catalog.caconfig)
         if lowered == "/" + DEFAULT_FILE:
+            if _edge_of(request) is not None:
+                # It lists the nodes' addresses and ports: never outside. A phone
+                # outside is set up by its activation code and its edge.
+                return _error(404, "not_found", _NOT_THROUGH_EDGE)
             return self._file(request, self.catalog.default_file)
         match = _DEVICE_FILE.fullmatch(path)
         if match is None:
@@ -164,8 +177,7 @@ class ConfigApp:
 
     async def _device_file(self, request: Request, name: str) -> Response:
         assert self._verify is not None and self._directory is not None
-        peer = request.scope.get("state", {}).get("peer")
-        edge = peer.via_edge if isinstance(peer, Peer) else None
+        edge = _edge_of(request)
         remote = request.client.host if request.client else "unknown"
         realm = _quote(self.catalog.realm)
 

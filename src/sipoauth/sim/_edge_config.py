@@ -109,7 +109,7 @@ class EdgeConfig:
     web_port: int = 8443
     """HTTPS reverse proxy: OAuth endpoints and the TFTP HTTPS files (0: any)."""
     bootstrap_port: int = 6970
-    """Plain HTTP: only ``caconfig.json`` and ``XMLDefault.cnf.xml`` (0: any)."""
+    """Plain HTTP: only ``caconfig.json`` (0: any)."""
     public_sip_port: int | None = None
     """The SIP port devices reach (in Path and Via); ``None``: the bound SIP port."""
     description: str = "sipoauth edge"

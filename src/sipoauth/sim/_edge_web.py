@@ -6,11 +6,12 @@ path with another method a 405 with ``Allow``):
 * HTTPS (outside web port): the authorization server's public endpoints —
   ``/.well-known/oauth-authorization-server``, ``/oauth/jwks``,
   ``/oauth/authorize`` (GET, POST), ``/oauth/token``, ``/oauth/revoke`` — go
-  to a node's web port; ``/caconfig.json``, ``/XMLDefault.cnf.xml`` and
-  ``/<DEVICE>.cnf.xml[.sgn]`` to its TFTP HTTPS port. Never the REST API,
-  introspection or the admin revocation form: those are for the inside.
-* plain HTTP (outside bootstrap port): only ``caconfig.json`` and
-  ``XMLDefault.cnf.xml``, from the node's plain TFTP port.
+  to a node's web port; ``/caconfig.json`` and ``/<DEVICE>.cnf.xml[.sgn]``
+  to its TFTP HTTPS port. Never the REST API, introspection, the admin
+  revocation form or ``XMLDefault.cnf.xml`` (it names the cluster's servers):
+  those are for the inside.
+* plain HTTP (outside bootstrap port): only ``caconfig.json``, from the
+  node's plain TFTP port.
 
 Upstream connections are mutual TLS with the edge's client certificate
 (httpx, keep-alive pooled), the node's certificate checked against the
@@ -70,7 +71,6 @@ HOP_BY_HOP: Final = frozenset(
 )
 """RFC 9110 §7.6.1 (and Host / Content-Length, which the edge writes itself)."""
 CACONFIG: Final = "caconfig.json"
-DEFAULT_FILE: Final = "xmldefault.cnf.xml"
 # The device-file names the node serves (provisioning/_app.py), so nothing else
 # is even asked for.
 _DEVICE_FILE: Final = re.compile(r"[A-Za-z0-9._-]{1,64}?\.cnf\.xml(\.sgn)?")
@@ -159,7 +159,7 @@ class EdgeWeb:
         async def files(request: Request) -> Response:
             name = request.path_params["name"]
             lowered = name.lower()
-            if lowered in (CACONFIG, DEFAULT_FILE) or _DEVICE_FILE.fullmatch(name):
+            if lowered == CACONFIG or _DEVICE_FILE.fullmatch(name):
                 return await self._forward(request, "tftps")
             return _json(404, "not_found", "no such resource on this edge")
 
@@ -175,12 +175,14 @@ class EdgeWeb:
         return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
 
     def bootstrap_app(self) -> Starlette:
-        """The outside plain-HTTP port's app: the two bootstrap files only."""
+        """The outside plain-HTTP port's app: caconfig.json only."""
 
         async def files(request: Request) -> Response:
-            if request.path_params["name"].lower() in (CACONFIG, DEFAULT_FILE):
+            # Not XMLDefault.cnf.xml: it names the cluster's servers, which stay
+            # inside (the node refuses it through the edge's HTTPS port too).
+            if request.path_params["name"].lower() == CACONFIG:
                 return await self._forward(request, "tftp")
-            return _json(404, "not_found", "only caconfig.json and XMLDefault.cnf.xml here")
+            return _json(404, "not_found", "only caconfig.json here")
 
         routes = [Route("/{name:str}", files, methods=["GET"])]
         return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
