@@ -16,7 +16,7 @@ import typer
 
 from ._context import fail
 from ._light import LogLevel
-from ._serve import _run
+from ._serve import run_loop
 
 if TYPE_CHECKING:  # the edge (simulators, httpx, uvicorn) is imported by the commands
     from sipoauth.sim._edge_config import EdgeConfig
@@ -185,7 +185,7 @@ def serve_command(
             description=description,
             push_on_start=push,
         )
-        _run(_serve(config, as_json))
+        run_loop(_serve(config, as_json))
     except (PkiError, OSError, ValueError) as exc:
         raise fail(str(exc)) from None
 

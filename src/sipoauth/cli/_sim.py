@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ._serve import run_loop
+
 if TYPE_CHECKING:  # the simulators (node, httpx, h11) are imported by the commands
     from rich.console import Console
 
@@ -169,7 +171,7 @@ def phone_command(
         settings=_settings(keepalive, renew_at, proxy_auth),
     )
     try:
-        code = asyncio.run(_run_device(lambda: DeskPhone(config), duration, as_json))
+        code = run_loop(_run_device(lambda: DeskPhone(config), duration, as_json))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     raise typer.Exit(code)
@@ -220,7 +222,7 @@ def softclient_command(
         settings=_settings(keepalive, renew_at, proxy_auth),
     )
     try:
-        code = asyncio.run(_run_device(lambda: SoftClient(config), duration, as_json))
+        code = run_loop(_run_device(lambda: SoftClient(config), duration, as_json))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     raise typer.Exit(code)
@@ -304,7 +306,7 @@ def load_command(
     )
     console = Console(file=sys.stdout)
     try:
-        code = asyncio.run(_run_load(config, activation_codes, as_json, console))
+        code = run_loop(_run_load(config, activation_codes, as_json, console))
     except (ValueError, UnicodeDecodeError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
