@@ -166,13 +166,6 @@ async def _drop_listen_connections(url: str) -> int:
         return len(await cursor.fetchall())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no catch-up after a reconnect: the LISTEN reader (store/_notify.py) "
-    "re-LISTENs after a dropped connection, but nothing tells its subscribers, so "
-    "Node._watch_grants (and the config and reset watchers) never re-read "
-    "store.grants.revoked_since(...) for what changed while the node was not listening",
-)
 async def test_a_node_that_lost_its_listen_connection_catches_up_from_the_database(
     cluster: Cluster,
 ) -> None:

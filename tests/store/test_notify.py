@@ -11,7 +11,14 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import func, select, text
 
-from sipoauth.store import MAX_PAYLOAD_BYTES, Store, StoreError, StoreOptions, Subscription
+from sipoauth.store import (
+    CATCH_UP,
+    MAX_PAYLOAD_BYTES,
+    Store,
+    StoreError,
+    StoreOptions,
+    Subscription,
+)
 from sipoauth.store._models import ChangeLog
 
 from .conftest import FakeClock
@@ -211,7 +218,8 @@ async def test_listen_after_close_fails(db_url: str) -> None:
 @pytest.mark.postgresql
 async def test_postgresql_listener_reconnects(pg_db_url: str) -> None:
     """Notifications sent while the LISTEN connection is down are lost (the
-    module docstring says so); after it is back, delivery resumes in order."""
+    module docstring says so); once it is back the listener is told to catch up
+    (CATCH_UP, before anything sent afterwards) and delivery resumes in order."""
     store = await Store.open(pg_db_url)
     try:
         async with store.listen("x") as sub:
@@ -229,7 +237,8 @@ async def test_postgresql_listener_reconnects(pg_db_url: str) -> None:
             await store.notify("x", "next")
             while (payload := (await take(sub, 1))[0]) != "next":
                 received.append(payload)
-            numbers = [int(p) for p in received]
+            assert received[0] == CATCH_UP, received
+            numbers = [int(p) for p in received[1:]]
             assert numbers == sorted(set(numbers))
             assert store._notifier._conn.info.backend_pid != pid  # type: ignore[attr-defined]
     finally:

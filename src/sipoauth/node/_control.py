@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from sipoauth.admin._services import CONTROL_CHANNEL
-from sipoauth.store import ServiceCommandRecord, Store
+from sipoauth.store import CATCH_UP, ServiceCommandRecord, Store
 
 from ._services import ServiceError, Supervisor
 
@@ -71,7 +71,7 @@ class ControlChannel:
                 try:
                     async with asyncio.timeout(self.poll_interval):
                         # Commands for other nodes wake this one for nothing: skip them.
-                        while await anext(notes) not in ("", self.node_name):
+                        while await anext(notes) not in ("", self.node_name, CATCH_UP):
                             pass
                 except TimeoutError:
                     pass

@@ -35,7 +35,7 @@ from sipoauth.registrar import (
     Registrar,
     RegistrarSettings,
 )
-from sipoauth.store import Store
+from sipoauth.store import CATCH_UP, Store
 from sipoauth.web import ApiContext, build_web_app
 
 from ._bootstrap import PKI_DIR
@@ -405,8 +405,24 @@ class Node:
         """Revocations are pushed to every node and take effect at once (DESIGN Tokens)."""
         async with self.store.listen(GRANTS_CHANNEL) as revoked:
             async for sid in revoked:
+                if sid == CATCH_UP:  # notifications were lost: ask the database
+                    await self._catch_up_revocations()
+                    continue
                 dropped = self.revoke_grant(sid)
                 log.info("grant revoked", sid=sid, registrations_dropped=dropped)
+
+    async def _catch_up_revocations(self) -> None:
+        """Apply the revocations this node may not have heard of."""
+        try:
+            revoked = {g.sid for g in await self.store.grants.list_revoked()}
+        except Exception:
+            log.warning("revoked grants not read after a lost connection", exc_info=True)
+            return
+        held = set() if self.registrar is None else {b.sid for b in self.registrar.table}
+        self.directory.revoked.update(revoked)
+        for sid in held & revoked:
+            dropped = self.revoke_grant(sid)
+            log.info("grant revoked (caught up)", sid=sid, registrations_dropped=dropped)
 
     async def _timer_loop(self) -> None:
         interval = self.config.timer_interval

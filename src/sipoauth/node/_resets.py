@@ -25,7 +25,7 @@ from typing import Final
 import structlog
 
 from sipoauth.registrar import Binding
-from sipoauth.store import Store
+from sipoauth.store import CATCH_UP, Store
 
 from ._flows import FlowTable
 
@@ -114,6 +114,11 @@ async def watch_resets(
     the phone that the NOTIFY sends to fetch it gets the new version)."""
     async with store.listen(DEVICES_CHANNEL) as notes:
         async for payload in notes:
+            if payload == CATCH_UP:
+                # Resets sent while this node was not listening are not known: a
+                # phone held here picks its new version up at its next download.
+                log.warning("resets may have been missed while not listening")
+                continue
             reset = parse_reset(payload)
             if reset is None:
                 log.warning("devices notification not understood", payload=payload[:200])

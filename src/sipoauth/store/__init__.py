@@ -29,7 +29,7 @@ from ._keys import Key, KeyRecord, KeysRepository
 from ._migrate import alembic_config, head_revision
 from ._mra import MraDomain, MraDomainRecord, MraDomainsRepository
 from ._nodes import Node, NodeRecord, NodesRepository
-from ._notify import MAX_PAYLOAD_BYTES, Subscription
+from ._notify import CATCH_UP, MAX_PAYLOAD_BYTES, Subscription
 from ._profiles import ProfilesRepository, SecurityProfile, SecurityProfileRecord
 from ._refresh import RefreshToken, RefreshTokenRecord, RefreshTokensRepository
 from ._registrations import (
@@ -65,6 +65,7 @@ from ._urls import DATABASE_FILE, database_url_for, normalise_url
 from ._users import User, UserRecord, UsersRepository
 
 __all__ = [
+    "CATCH_UP",
     "DATABASE_FILE",
     "MAX_PAYLOAD_BYTES",
     "SERVICES",

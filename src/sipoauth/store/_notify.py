@@ -14,8 +14,10 @@ psycopg's ``notifies()`` holds the connection while it waits, so the reader is
 paused (cancelled while waiting on the socket, which loses nothing: the
 server queues notifications for the session) to run LISTEN, then resumed.
 If the connection drops, the reader reconnects with backoff and re-LISTENs;
-notifications sent while it was down are lost, so a node re-reads state it
-cares about (e.g. ``grants.revoked_since``) when the link comes back.
+notifications sent while it was down are lost, so once it listens again it
+delivers :data:`CATCH_UP` to every subscription: the listener re-reads from
+the database what it cares about (a node: its configuration, revoked grants,
+service commands).
 
 SQLite (one node, plus the CLI in another process): notifications are rows of
 ``change_log`` (id AUTOINCREMENT, so ids only grow, even after trimming). One
@@ -47,9 +49,14 @@ from . import _models as m
 from ._base import Clock, StoreContext
 from ._errors import StoreError, StoreUnavailable, translate
 
-__all__ = ["MAX_PAYLOAD_BYTES", "Subscription", "check_notification"]
+__all__ = ["CATCH_UP", "MAX_PAYLOAD_BYTES", "Subscription", "check_notification"]
 
 log = logging.getLogger(__name__)
+
+CATCH_UP: Final = "\x00catch-up"
+"""Delivered to every subscription after notifications may have been lost (the
+PostgreSQL LISTEN connection dropped and is back): read the state again. No
+real payload can be equal to it (PostgreSQL text holds no NUL)."""
 
 MAX_PAYLOAD_BYTES: Final = 7999
 """PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; SQLite follows suit."""
@@ -285,6 +292,8 @@ class PgNotifier(Notifier):
         self._lock = asyncio.Lock()
         self._listening: set[str] = set()
         self._reader: asyncio.Task[None] | None = None
+        self._lost = False
+        """The connection dropped; the next reader tells the listeners to catch up."""
 
     async def notify(self, channel: str, payload: str) -> None:
         async with self._engine.begin() as conn:
@@ -337,11 +346,18 @@ class PgNotifier(Notifier):
                 async with self._lock:
                     conn = await self._connection()
                 backoff = 0.1
+                if self._lost:  # listening again: what was sent meanwhile is gone
+                    self._lost = False
+                    log.warning("LISTEN connection back; listeners catch up")
+                    for subs in list(self._subs.values()):
+                        for sub in list(subs):
+                            sub.deliver(CATCH_UP)
                 async for note in conn.notifies():
                     for sub in list(self._subs.get(note.channel, ())):
                         sub.deliver(note.payload)
             except psycopg.Error:
                 log.warning("LISTEN connection lost; reconnecting", exc_info=True)
+                self._lost = True
                 await self._drop_connection()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
