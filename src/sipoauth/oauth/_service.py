@@ -39,6 +39,7 @@ from authlib.oauth2.rfc6749 import (
 
 from sipoauth.admin import _settings as keys_
 from sipoauth.admin._activation import activation_key
+from sipoauth.admin._audit import audit
 from sipoauth.admin._users import verify_user_password
 from sipoauth.store import GrantRecord, RefreshToken, Store
 
@@ -574,8 +575,9 @@ class AuthorizationService:
         }
 
     async def revoke_user(self, user_id: str, client_id: str | None = None) -> dict[str, object]:
-        """The admin form ``/ssosp/token/revoke``: every live grant of the user
-        (of one client), with the count of revoked tokens per client."""
+        """An administrator revokes every live grant of the user (of one client):
+        the admin form ``/ssosp/token/revoke`` and the OAuth page. Audited; the
+        count of revoked tokens per client."""
         _, at = self._now()
         store = self.store
         revoked = await store.grants.revoke_user(user_id, client_id, at=at)
@@ -587,6 +589,14 @@ class AuthorizationService:
             entry["refresh_tokens"] += dropped
             await store.notify(GRANTS_CHANNEL, grant.sid)
         log.info("tokens revoked by an administrator", user=user_id, grants=len(revoked))
+        # Audited here, once, as whoever the interface says is acting (acting_as).
+        await audit(
+            store,
+            "revoke",
+            "user-tokens",
+            user_id,
+            {"client_id": client_id, "grants": len(revoked)},
+        )
         return {
             "user_id": user_id,
             "client_id": client_id,

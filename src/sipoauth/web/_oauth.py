@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from sipoauth.admin import Actor, acting_as, audit
+from sipoauth.admin import Actor, acting_as
 from sipoauth.oauth import AuthorizationService, OAuthResponse, Peer, SignInPage
 
 __all__ = ["AdminCheck", "oauth_routes", "peer_of"]
@@ -255,22 +255,8 @@ def oauth_routes(
         if not user_id:
             return _bad_request("missing 'user_id'")
         client_id = request.query_params.get("client_id") or None
-        authz = service()
-        result = await authz.revoke_user(user_id, client_id)
-        revoked = result.get("revoked")
-        grants = sum(
-            int(entry.get("grants", 0))
-            for entry in (revoked if isinstance(revoked, list) else [])
-            if isinstance(entry, dict)
-        )
-        with acting_as(Actor(creds[0], "api")):  # who revoked, as the admin pages do
-            await audit(
-                authz.store,
-                "revoke",
-                "user-tokens",
-                user_id,
-                {"client_id": client_id, "grants": grants},
-            )
+        with acting_as(Actor(creds[0], "api")):  # the service audits it as this admin
+            result = await service().revoke_user(user_id, client_id)
         return JSONResponse(result, headers=_NO_STORE)
 
     return [

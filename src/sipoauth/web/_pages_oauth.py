@@ -3,7 +3,7 @@ a confirmation: every token becomes invalid), revocation of a user's tokens
 (every client, or one), and Activation Codes (list, release, export as CSV).
 
 Revocation is the authorization service's own (``revoke_user``, the rule of
-``/ssosp/token/revoke``); it is audited here as the administrator's.
+``/ssosp/token/revoke``), which audits it as the administrator signed in here.
 """
 
 from __future__ import annotations
@@ -51,13 +51,6 @@ async def revoke(current: Page) -> Response:
     result = await current.pages.service().revoke_user(user_id, client_id)
     revoked = cast(list[dict[str, object]], result["revoked"])
     grants = sum(cast(int, entry["grants"]) for entry in revoked)
-    await admin.audit(
-        current.ctx.store,
-        "revoke",
-        "user-tokens",
-        user_id,
-        {"client_id": client_id, "grants": grants},
-    )
     clients = ", ".join(f"{e['client_id']} ({e['grants']})" for e in revoked) or "none"
     return current.redirect(
         "/oauth", f"Revoked {grants} grant(s) of {user_id}; clients: {clients}."
