@@ -9,6 +9,8 @@
   ``-m "not postgresql"`` runs SQLite only).
 - ``migrated_db_url``: the same, already migrated (cloned from a template).
 - ``pg_db_url``: a fresh, empty PostgreSQL database only (cluster tests).
+- ``own_pg_server`` (module): a PostgreSQL server of the module's own, which
+  its tests may halt and resume (database outage tests).
 - ``store``: a :class:`sipoauth.store.Store` on ``db_url``, migrated, closed after.
 """
 
@@ -83,8 +85,11 @@ def _skip(reason: str) -> None:
 class _PgServer:
     """A PostgreSQL cluster in a temporary directory, trust auth, loopback only."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, *, crash_safe: bool = False) -> None:
         self.bindir = bindir
+        self.crash_safe = crash_safe
+        """Commits are durable before they are acknowledged (``synchronous_commit``
+        on), so a :meth:`halt` loses nothing committed; off by default (faster)."""
         self.root = Path(tempfile.mkdtemp(prefix="sipoauth-pg-"))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
@@ -129,26 +134,31 @@ class _PgServer:
         )
         for attempt in range(3):
             self.port = _free_port()
-            options = (
-                f"-k {self.root} -p {self.port} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            )
             try:
-                self._run(
-                    "pg_ctl",
-                    "-D",
-                    str(self.data),
-                    "-o",
-                    options,
-                    "-l",
-                    str(self.log),
-                    "-w",
-                    "start",
-                )
+                self._pg_ctl_start()
                 return
             except RuntimeError:
                 if attempt == 2:  # the port was taken in between, three times: give up
                     raise
+
+    def _pg_ctl_start(self) -> None:
+        # fsync=off is safe against a crash of the server (the OS keeps its
+        # writes); synchronous_commit=off is not: the last commits may be lost.
+        commit = "on" if self.crash_safe else "off"
+        options = (
+            f"-k {self.root} -p {self.port} -c listen_addresses=127.0.0.1 "
+            f"-c fsync=off -c synchronous_commit={commit} -c full_page_writes=off"
+        )
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.log), "-w", "start")
+
+    def halt(self) -> None:
+        """Stop the server at once, as a crash or a lost host would (``pg_ctl stop -m
+        immediate``: every client connection drops); :meth:`resume` starts it again."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start a halted server again: same data, same port (crash recovery runs)."""
+        self._pg_ctl_start()
 
     @property
     def url(self) -> str:
@@ -181,6 +191,25 @@ def pg_url() -> Iterator[str]:
     print(f"\n[pg_url] PostgreSQL on 127.0.0.1:{server.port} in {time.monotonic() - started:.2f}s")
     try:
         yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def own_pg_server() -> Iterator[_PgServer]:
+    """A throwaway PostgreSQL server of the test module's own, which its tests may
+    :meth:`~_PgServer.halt` and :meth:`~_PgServer.resume` (a database outage) without
+    touching the session's server (``pg_url``). ``.url`` is its admin URL. Crash
+    safe: what was committed before a halt is there after it. Skipped, with the
+    reason, when initdb/pg_ctl are missing."""
+    bindir = _pg_bindir()
+    if bindir is None:
+        _skip("initdb/pg_ctl not found on PATH nor under /usr/lib/postgresql/*/bin")
+        return
+    server = _PgServer(bindir, crash_safe=True)
+    try:
+        server.start()
+        yield server
     finally:
         server.stop()
 

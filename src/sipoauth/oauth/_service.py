@@ -15,7 +15,11 @@ here, each once:
   (RFC 6749 §4.1.2);
 - an inactive or deleted user, or a deleted device, gets ``invalid_grant``;
 - revocation (RFC 7009 and the admin form) revokes grants, which every node
-  hears on the ``grants`` channel and drops the grant's registrations.
+  hears on the ``grants`` channel and drops the grant's registrations;
+- the database down (docs/cluster.md "Database outage"): the token and
+  revocation endpoints answer 503 ``temporarily_unavailable`` with
+  ``Retry-After`` (RFC 7009 §2.2.1, RFC 9110 §15.6.4), the sign-in page says
+  so with the same status, never a 500.
 
 No token, code or password is ever logged: grants are named by ``sid``,
 tokens by ``jti``.
@@ -41,7 +45,7 @@ from sipoauth.admin import _settings as keys_
 from sipoauth.admin._activation import activation_key
 from sipoauth.admin._audit import audit
 from sipoauth.admin._users import verify_user_password
-from sipoauth.store import GrantRecord, RefreshToken, Store
+from sipoauth.store import GrantRecord, RefreshToken, Store, StoreUnavailable
 
 from ._authlib import (
     JSON_HEADERS,
@@ -71,6 +75,9 @@ _MAC = re.compile(r"[0-9A-F]{12}")
 _MAC_SEPARATORS: Final = str.maketrans("", "", ":-. ")
 DEVICE_GRANTS: Final = frozenset({ACTIVATION_GRANT, "client_credentials"})
 INVALID_CODE: Final = "Invalid activation code"
+UNAVAILABLE_RETRY_AFTER: Final = 30
+"""Default seconds of ``Retry-After`` while the database cannot be reached."""
+UNAVAILABLE: Final = "the authorization server cannot reach its database; try again later"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +134,14 @@ def _error(status: int, error: str, description: str) -> OAuthResponse:
     )
 
 
+def _log_unavailable(endpoint: str, error: StoreUnavailable) -> None:
+    log.warning(
+        "oauth request refused: database unavailable",
+        endpoint=endpoint,
+        error=(str(error).splitlines() or ["unavailable"])[0],
+    )
+
+
 def _normalise_mac(text: str) -> str | None:
     mac = text.translate(_MAC_SEPARATORS).upper()
     return mac if _MAC.fullmatch(mac) else None
@@ -152,8 +167,11 @@ class AuthorizationService:
         audience: str,
         throttle: ThrottleSettings | None = None,
         clock: Callable[[], float] = time.time,
+        unavailable_retry_after: int = UNAVAILABLE_RETRY_AFTER,
     ) -> None:
         self.store = store
+        self.unavailable_retry_after = unavailable_retry_after
+        """``Retry-After`` (seconds) of the answers given while the database is down."""
         self.endpoints = Endpoints(issuer)
         self._audience = audience
         self._clock = clock
@@ -197,6 +215,13 @@ class AuthorizationService:
     def _now(self) -> tuple[float, datetime]:
         now = self._clock()
         return now, datetime.fromtimestamp(now, UTC)
+
+    def _unavailable(self, endpoint: str, error: StoreUnavailable) -> OAuthResponse:
+        """503 ``temporarily_unavailable`` with ``Retry-After``: the database is down."""
+        _log_unavailable(endpoint, error)
+        response = _error(503, "temporarily_unavailable", UNAVAILABLE)
+        response.headers.append(("Retry-After", str(self.unavailable_retry_after)))
+        return response
 
     # -- /oauth/authorize ----------------------------------------------------------------
 
@@ -242,6 +267,32 @@ class AuthorizationService:
         if credentials is None:
             return SignInPage(client.name, carried)
         user_id, password = credentials
+        try:
+            return await self._sign_in(request, grant, client, carried, user_id, password, ex)
+        except StoreUnavailable as error:
+            _log_unavailable("authorize", error)
+            wait = self.unavailable_retry_after
+            return SignInPage(
+                client.name,
+                carried,
+                user_id,
+                f"Sign-in is not available right now. Try again in {wait} seconds.",
+                503,
+                wait,
+            )
+
+    async def _sign_in(
+        self,
+        request: OAuthRequest,
+        grant: Any,
+        client: Client,
+        carried: tuple[tuple[str, str], ...],
+        user_id: str,
+        password: str,
+        ex: Exchange,
+    ) -> OAuthResponse | SignInPage:
+        """Check the user's password and redirect with a new authorization code."""
+        peer = ex.peer
         wait = self.throttle.wait("signin", peer.address, user_id)
         if wait is not None:
             return SignInPage(
@@ -272,7 +323,16 @@ class AuthorizationService:
     async def token(
         self, form: Mapping[str, Sequence[str]], headers: Mapping[str, str], peer: Peer
     ) -> OAuthResponse:
-        """The token endpoint (RFC 6749 §3.2) for every grant we support."""
+        """The token endpoint (RFC 6749 §3.2) for every grant we support; 503
+        ``temporarily_unavailable`` with ``Retry-After`` while the database is down."""
+        try:
+            return await self._token(form, headers, peer)
+        except StoreUnavailable as error:
+            return self._unavailable("token", error)
+
+    async def _token(
+        self, form: Mapping[str, Sequence[str]], headers: Mapping[str, str], peer: Peer
+    ) -> OAuthResponse:
         repeated = sorted(name for name, values in form.items() if len(values) > 1)
         if repeated:
             # RFC 6749 §3.2 "MUST NOT be included more than once"; §5.2 invalid_request.
@@ -517,7 +577,16 @@ class AuthorizationService:
     async def revoke(
         self, form: Mapping[str, Sequence[str]], headers: Mapping[str, str], peer: Peer
     ) -> OAuthResponse:
-        """RFC 7009 token revocation (whole grant)."""
+        """RFC 7009 token revocation (whole grant); 503 with ``Retry-After`` while
+        the database is down (§2.2.1: the client assumes the token still lives)."""
+        try:
+            return await self._revoke(form, headers, peer)
+        except StoreUnavailable as error:
+            return self._unavailable("revoke", error)
+
+    async def _revoke(
+        self, form: Mapping[str, Sequence[str]], headers: Mapping[str, str], peer: Peer
+    ) -> OAuthResponse:
         now, _ = self._now()
         ex = Exchange(now, peer)
         token = _first(form, "token")

@@ -17,7 +17,11 @@ If the connection drops, the reader reconnects with backoff and re-LISTENs;
 notifications sent while it was down are lost, so once it listens again it
 delivers :data:`CATCH_UP` to every subscription: the listener re-reads from
 the database what it cares about (a node: its configuration, revoked grants,
-service commands).
+service commands, its registrations' mirror). The connection only ever reads,
+so a server that vanishes without closing it (host lost, network cut, an
+address moved by a failover) would never be noticed: unless the URL says
+otherwise it runs with TCP keepalives and a connect timeout
+(:data:`LISTEN_CONNECTION_DEFAULTS`).
 
 SQLite (one node, plus the CLI in another process): notifications are rows of
 ``change_log`` (id AUTOINCREMENT, so ids only grow, even after trimming). One
@@ -42,6 +46,7 @@ from typing import Final, Protocol
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sqlalchemy import delete, exc, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -49,7 +54,13 @@ from . import _models as m
 from ._base import Clock, StoreContext
 from ._errors import StoreError, StoreUnavailable, translate
 
-__all__ = ["CATCH_UP", "MAX_PAYLOAD_BYTES", "Subscription", "check_notification"]
+__all__ = [
+    "CATCH_UP",
+    "LISTEN_CONNECTION_DEFAULTS",
+    "MAX_PAYLOAD_BYTES",
+    "Subscription",
+    "check_notification",
+]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +71,19 @@ real payload can be equal to it (PostgreSQL text holds no NUL)."""
 
 MAX_PAYLOAD_BYTES: Final = 7999
 """PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; SQLite follows suit."""
+
+LISTEN_CONNECTION_DEFAULTS: Final = {
+    "connect_timeout": "10",
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+}
+"""libpq parameters of the PostgreSQL LISTEN connection where the database URL
+gives none: a dead server is noticed in about a minute (30 s idle, then 3
+probes 10 s apart), and a reconnection attempt gives up after 10 s."""
+LISTEN_BACKOFF_MAX: Final = 5.0
+"""Longest wait, in seconds, between two attempts to reconnect the listener."""
 
 _CHANNEL = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,62}")
 _BATCH: Final = 1000
@@ -287,13 +311,15 @@ class PgNotifier(Notifier):
     def __init__(self, engine: AsyncEngine, conninfo: str) -> None:
         super().__init__()
         self._engine = engine
-        self._conninfo = conninfo
         self._conn: psycopg.AsyncConnection[object] | None = None
         self._lock = asyncio.Lock()
         self._listening: set[str] = set()
         self._reader: asyncio.Task[None] | None = None
         self._lost = False
         """The connection dropped; the next reader tells the listeners to catch up."""
+        given = conninfo_to_dict(conninfo)
+        defaults = {k: v for k, v in LISTEN_CONNECTION_DEFAULTS.items() if k not in given}
+        self._listen_conninfo = make_conninfo(conninfo, **defaults)
 
     async def notify(self, channel: str, payload: str) -> None:
         async with self._engine.begin() as conn:
@@ -323,7 +349,7 @@ class PgNotifier(Notifier):
     async def _connection(self) -> psycopg.AsyncConnection[object]:
         """The listening connection, (re)opened with every channel LISTENed."""
         if self._conn is None or self._conn.closed:
-            conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+            conn = await psycopg.AsyncConnection.connect(self._listen_conninfo, autocommit=True)
             try:
                 for channel in sorted(self._listening):
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
@@ -355,12 +381,17 @@ class PgNotifier(Notifier):
                 async for note in conn.notifies():
                     for sub in list(self._subs.get(note.channel, ())):
                         sub.deliver(note.payload)
-            except psycopg.Error:
-                log.warning("LISTEN connection lost; reconnecting", exc_info=True)
+            except psycopg.Error as error:
+                # Once per outage, not at every attempt; the driver's first line says why.
+                why = (str(error).splitlines() or [type(error).__name__])[0]
+                if self._lost:
+                    log.debug("LISTEN connection not back yet: %s", why)
+                else:
+                    log.warning("LISTEN connection lost; reconnecting: %s", why)
                 self._lost = True
                 await self._drop_connection()
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, LISTEN_BACKOFF_MAX)
 
     async def close(self) -> None:
         self._closed = True

@@ -20,7 +20,9 @@ authenticates by mutual TLS (``_api_edges``).
   ``DELETE /auth/tokens/current`` revokes the token of the request.
 
 Anything else: 401 with ``WWW-Authenticate: Basic realm="sipoauth", Bearer
-realm="sipoauth"``.
+realm="sipoauth"``. A check that cannot reach the database answers 503 with
+``Retry-After`` (an administrator not yet remembered cannot be checked while
+it is down), never a 500.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sipoauth import admin
 from sipoauth.oauth import Throttle
 from sipoauth.oauth._secrets import hash_secret, new_secret
+from sipoauth.store import StoreError
 
 from ._api_base import (
     REALM,
@@ -50,7 +53,7 @@ from ._api_base import (
     Out,
     Who,
 )
-from ._api_errors import error_response
+from ._api_errors import error_response, store_error_response
 from ._oauth import AdminCheck, _basic, peer_of
 
 __all__ = ["AdminAuthenticator", "AuthMiddleware", "router"]
@@ -174,6 +177,12 @@ class AuthMiddleware:
                 exc.status, exc.error, exc.message, headers=exc.headers
             )
             await response(scope, receive, send)
+            return
+        except StoreError as exc:  # the database is down (or a race): not a 500
+            refused = store_error_response(exc)
+            if refused is None:
+                raise
+            await refused(scope, receive, send)
             return
         scope[SESSION_SCOPE_KEY] = session
         await self.app(scope, receive, send)

@@ -40,6 +40,7 @@ __all__ = [
     "ErrorOut",
     "error_response",
     "exception_handlers",
+    "store_error_response",
 ]
 
 log = structlog.get_logger("sipoauth.web.api")
@@ -60,6 +61,9 @@ STORE_ERROR_STATUS: Final[Mapping[type[StoreError], tuple[int, str, str]]] = {
 }
 """Store errors that slipped past the rules (races): status, code, message.
 Their own text (SQL, constraint names) is not shown."""
+
+UNAVAILABLE_RETRY_AFTER: Final = 30
+"""``Retry-After`` (seconds) of a 503: the database is down (docs/cluster.md)."""
 
 _HTTP_CODES: Final[Mapping[int, str]] = {
     400: "invalid_request",
@@ -149,12 +153,23 @@ async def _admin_error(request: Request, exc: Exception) -> Response:
     return error_response(status, code, exc.message)
 
 
-async def _store_error(request: Request, exc: Exception) -> Response:
+def store_error_response(exc: StoreError) -> Response | None:
+    """The answer to a store error (503 with ``Retry-After`` when the database is
+    down); None when it is not one the API expects (a 500)."""
     for cls in type(exc).__mro__:
         if cls in STORE_ERROR_STATUS:
             status, code, message = STORE_ERROR_STATUS[cls]
-            return error_response(status, code, message)
-    return await _server_error(request, exc)
+            headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)} if status == 503 else None
+            if status == 503:
+                log.warning("api request refused: database unavailable", error=type(exc).__name__)
+            return error_response(status, code, message, headers=headers)
+    return None
+
+
+async def _store_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StoreError)
+    response = store_error_response(exc)
+    return response if response is not None else await _server_error(request, exc)
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
