@@ -18,7 +18,9 @@ again. What the documentation promises is what is checked here:
   and deletes its rows it does not hold, so the registrations table holds
   exactly what the nodes hold even when the database lost writes;
 - LISTEN comes back: a revocation and a reset made after the restart reach
-  the nodes; the activation code refused during the outage still works.
+  the nodes; the activation code refused during the outage still works;
+- a listener subscribed while the database is down (a node starting as it
+  goes away) is not lost: it is told to catch up once the database is back.
 
 Waits are bounds, never timing assertions.
 """
@@ -48,7 +50,7 @@ from sipoauth.oauth import ACTIVATION_GRANT, DESK_PHONE_CLIENT
 from sipoauth.pki import client_ssl_context
 from sipoauth.sim import PhoneIdentity, SipTlsClient, register_request
 from sipoauth.sip import Response
-from sipoauth.store import Store, StoreUnavailable
+from sipoauth.store import CATCH_UP, Store, StoreUnavailable
 
 from .conftest import PHONE3, Cluster, _setup
 
@@ -88,6 +90,35 @@ def outage_db_url(own_pg_server: PgServer) -> Iterator[str]:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+class Outage:
+    """Stops the module's server and starts it again (at the latest when the test ends)."""
+
+    def __init__(self, server: PgServer) -> None:
+        self.server = server
+        self.down = False
+
+    async def begin(self) -> None:
+        """``pg_ctl stop -m immediate``: every connection drops, as in a crash."""
+        await asyncio.to_thread(self.server.halt)  # the nodes' loop keeps running
+        self.down = True
+
+    async def end(self) -> None:
+        """Start the server again (crash recovery), if it is down."""
+        if self.down:
+            await asyncio.to_thread(self.server.resume)
+            self.down = False
+
+
+@pytest_asyncio.fixture
+async def outage(own_pg_server: PgServer) -> AsyncIterator[Outage]:
+    """Control of the outage; the server is running again after the test."""
+    control = Outage(own_pg_server)
+    try:
+        yield control
+    finally:
+        await control.end()
 
 
 @pytest_asyncio.fixture
@@ -197,7 +228,7 @@ def activation_form(code: str) -> dict[str, str]:
 
 
 async def test_nodes_serve_their_phones_through_a_database_outage_and_catch_up(
-    two_nodes: Cluster, own_pg_server: PgServer
+    two_nodes: Cluster, outage: Outage
 ) -> None:
     cluster = two_nodes
     node1, node2 = cluster.nodes[NODE], cluster.nodes[NODE2]
@@ -231,7 +262,7 @@ async def test_nodes_serve_their_phones_through_a_database_outage_and_catch_up(
         assert await mirrored(store) == {(NODE, PHONE), (NODE2, PHONE)}
 
         # -- the database goes away -----------------------------------------------------
-        await asyncio.to_thread(own_pg_server.halt)
+        await outage.begin()
 
         # Registered phones refresh, a new phone registers with a token the keys
         # in memory verify (grant-three was never stored), one phone leaves, and
@@ -274,7 +305,7 @@ async def test_nodes_serve_their_phones_through_a_database_outage_and_catch_up(
             await admin.reset_device(store, PHONE2, action="reset")
 
         # -- the database is back ---------------------------------------------------------
-        await asyncio.to_thread(own_pg_server.resume)
+        await outage.end()
 
         async def table_matches_memory() -> bool:
             written = all(not n.mirror.failing and n.mirror.backlog == 0 for n in (node1, node2))
@@ -313,4 +344,25 @@ async def test_nodes_serve_their_phones_through_a_database_outage_and_catch_up(
     finally:
         for p in phones:
             await p.client.close()
+        await store.close()
+
+
+async def test_a_listener_subscribed_while_the_database_is_down_catches_up(
+    outage_db_url: str, outage: Outage
+) -> None:
+    """A node's watchers subscribe as it starts: one that does so just as the
+    database goes away must not die, or the node would never hear that channel."""
+    store = await Store.open(outage_db_url)
+    sub = store.listen("outage")
+    try:
+        await outage.begin()
+        async with asyncio.timeout(BOUND):
+            await sub.ready()  # neither an error nor a hang
+        await outage.end()
+        async with asyncio.timeout(BOUND):
+            assert await anext(sub) == CATCH_UP
+            await store.notify("outage", "after")
+            assert await anext(sub) == "after"
+    finally:
+        await sub.aclose()
         await store.close()

@@ -37,8 +37,6 @@ log = structlog.get_logger("sipoauth.node")
 
 MIRROR_CHANNEL = "registrations"
 """Channel the mirror listens on for ``CATCH_UP`` (nothing else is sent on it)."""
-LISTEN_RETRY = 5.0
-"""Seconds between attempts to listen when the database refused."""
 
 
 class BindingMirror:
@@ -187,20 +185,15 @@ class BindingMirror:
                 await watcher
 
     async def _watch_catch_up(self) -> None:
-        """``resync`` on every ``CATCH_UP``; the flushes never wait for this."""
-        while True:
-            try:
-                async with self.store.listen(MIRROR_CHANNEL) as notes:
-                    async for payload in notes:
-                        if payload == CATCH_UP:
-                            self.resync()
-                return  # the store closed
-            except StoreError as exc:
-                log.warning(
-                    "binding mirror cannot listen yet; will retry",
-                    error=(str(exc).splitlines() or [type(exc).__name__])[0],
-                )
-                await asyncio.sleep(LISTEN_RETRY)
+        """``resync`` on every ``CATCH_UP``; the flushes never wait for this.
+        (Subscribing does not fail while the database is down: it catches up.)"""
+        try:
+            async with self.store.listen(MIRROR_CHANNEL) as notes:
+                async for payload in notes:
+                    if payload == CATCH_UP:
+                        self.resync()
+        except StoreError:  # the store is closed, or LISTEN itself failed
+            log.warning("binding mirror not told of lost connections", exc_info=True)
 
 
 def _record(binding: Binding, node_name: str) -> Registration:

@@ -15,7 +15,9 @@ paused (cancelled while waiting on the socket, which loses nothing: the
 server queues notifications for the session) to run LISTEN, then resumed.
 If the connection drops, the reader reconnects with backoff and re-LISTENs;
 notifications sent while it was down are lost, so once it listens again it
-delivers :data:`CATCH_UP` to every subscription: the listener re-reads from
+delivers :data:`CATCH_UP` to every subscription (one made while it was down
+too: subscribing never fails for want of the database, so a node's listeners
+started just as the database went away are not lost for good): the listener re-reads from
 the database what it cares about (a node: its configuration, revoked grants,
 service commands, its registrations' mirror). The connection only ever reads,
 so a server that vanishes without closing it (host lost, network cut, an
@@ -109,8 +111,11 @@ class Subscription(AsyncIterator[str]):
     Iterate it (``async for payload in sub``), or use it as an async context
     manager (``async with store.listen(ch) as sub:``), which waits until it
     is subscribed on entry and unsubscribes on exit. Notifications sent after
-    :meth:`ready` returned are delivered; iteration subscribes on first use.
-    Iteration ends when the subscription or the Store is closed.
+    :meth:`ready` returned are delivered, or else :data:`CATCH_UP` is: when
+    the PostgreSQL listener could not connect (the database is down), ``ready``
+    returns all the same and the subscription gets CATCH_UP once it listens.
+    Iteration subscribes on first use, and ends when the subscription or the
+    Store is closed.
     """
 
     def __init__(self, hub: _Hub, channel: str) -> None:
@@ -339,6 +344,16 @@ class PgNotifier(Notifier):
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(sub.channel)))
                     self._listening.add(sub.channel)
                 self._subs.setdefault(sub.channel, []).append(sub)
+            except psycopg.OperationalError as error:
+                # The database is out of reach: subscribed all the same; the reader
+                # LISTENs once it connects and tells every subscription to catch up.
+                await self._drop_connection()
+                self._listening.add(sub.channel)
+                self._subs.setdefault(sub.channel, []).append(sub)
+                if not self._lost:
+                    why = (str(error).splitlines() or [type(error).__name__])[0]
+                    log.warning("cannot LISTEN yet; listeners will catch up: %s", why)
+                self._lost = True
             except psycopg.Error as error:
                 await self._drop_connection()
                 raise StoreUnavailable(f"cannot LISTEN: {error}") from error
