@@ -120,9 +120,11 @@ def run(
     responses: list[bytes] = []
     for start in range(0, len(items), CHUNK):
         prepared = prepare(items[start : start + CHUNK])
-        t0 = time.perf_counter()
+        # CPU time of this thread: other load on the machine (it is shared) does
+        # not count, as it would in wall-clock time.
+        t0 = time.thread_time()
         responses += process(prepared)
-        seconds += time.perf_counter() - t0
+        seconds += time.thread_time() - t0
     bad = [r[:40] for r in responses if not r.startswith(b"SIP/2.0 200 ")]
     if bad:
         raise SystemExit(f"{len(bad)} REGISTERs were not answered 200, e.g. {bad[0]!r}")

@@ -30,4 +30,4 @@ def test_other_call_ids_are_kept_and_indexes_do_not_leak() -> None:
     assert len(table._by_call_id) == 50
     table.expire(100.0)
     assert len(table) == 0
-    assert not table._by_call_id and not table._call_id_of
+    assert not table._by_call_id

@@ -4,9 +4,16 @@ Theory of operation: a binding is keyed by (AOR, instance), where the instance i
 the Contact's `+sip.instance` (RFC 5626 §4.1) or, without one, the Contact URI
 itself. A REGISTER computes all its changes first (`stage`), and they are
 applied together (`apply`) or not at all, so a failure leaves the table as it
-was (RFC 3261 §10.3 step 7-8). Expiry uses a heap with lazy deletion: each
-binding carries a version and stale heap entries are skipped, so refresh is
-O(log n) and nothing is scanned.
+was (RFC 3261 §10.3 step 7-8).
+
+Expiry uses a heap of (deadline, AOR, instance) with lazy updates. Invariant:
+every binding in the table has a heap entry whose deadline is no later than
+its `expires_at`. A refresh that pushes the expiry later (the usual re-REGISTER)
+therefore touches the heap not at all; only a binding that is new or whose
+expiry moved earlier gets an entry. `expire` pops the due entries: a binding
+that is gone is skipped, one that is due is removed, one refreshed since is
+pushed again at its current expiry. So the heap holds about one entry per
+binding (not one per REGISTER), a refresh costs O(1), and nothing is scanned.
 """
 
 from __future__ import annotations
@@ -103,17 +110,30 @@ class BindingChange:
     binding: Binding | None
 
 
+_SET_CHANGE_KEY, _SET_CHANGE_BINDING = (
+    BindingChange.__dict__[name].__set__ for name in ("key", "binding")
+)
+
+
+def new_change(key: BindingKey, binding: Binding | None) -> BindingChange:
+    """``BindingChange(key, binding)``, built without the frozen ``__init__`` (as
+    ``new_binding``); the registrar builds one per REGISTER."""
+    change: BindingChange = _new_object(BindingChange)
+    _SET_CHANGE_KEY(change, key)
+    _SET_CHANGE_BINDING(change, binding)
+    return change
+
+
 class BindingTable:
     """All bindings held by this node, in memory."""
 
-    __slots__ = ("_by_aor", "_by_flow", "_by_sid", "_count", "_heap", "_seq")
+    __slots__ = ("_by_aor", "_by_flow", "_by_sid", "_count", "_heap")
 
     def __init__(self) -> None:
         self._by_aor: dict[str, dict[str, Binding]] = {}
         self._by_sid: dict[str, set[BindingKey]] = {}
         self._by_flow: dict[str, set[BindingKey]] = {}
-        self._heap: list[tuple[float, int, str, str]] = []
-        self._seq = 0
+        self._heap: list[tuple[float, str, str]] = []
         self._count = 0
 
     def __len__(self) -> int:
@@ -146,16 +166,18 @@ class BindingTable:
         if per_aor is None:
             per_aor = self._by_aor[aor] = {}
         old = per_aor.get(instance)
+        per_aor[instance] = binding
         if old is None:
             self._count += 1
             self._index(binding)
-        elif old.sid != binding.sid or old.flow != binding.flow:
-            self._unindex(old)
-            self._index(binding)
-        # else: a refresh on the same flow with the same grant, already indexed
-        per_aor[instance] = binding
-        self._seq += 1
-        heapq.heappush(self._heap, (binding.expires_at, self._seq, aor, instance))
+        else:
+            if old.sid != binding.sid or old.flow != binding.flow:
+                self._unindex(old)
+                self._index(binding)
+            # else: a refresh on the same flow with the same grant, already indexed
+            if binding.expires_at >= old.expires_at:
+                return  # the entry that was due no later than `old` still is (see above)
+        heapq.heappush(self._heap, (binding.expires_at, aor, instance))
 
     def _index(self, binding: Binding) -> None:
         key = binding.key
@@ -202,23 +224,28 @@ class BindingTable:
         """Remove and return every binding whose expiry has passed."""
         gone: list[Binding] = []
         heap = self._heap
+        heappop, heappush = heapq.heappop, heapq.heappush
         while heap and heap[0][0] <= now:
-            _, _, aor, instance = heapq.heappop(heap)
+            _, aor, instance = heappop(heap)
             current = self.get((aor, instance))
-            # A refreshed binding left a stale heap entry behind: skip it.
-            if current is not None and current.expires_at <= now:
+            if current is None:
+                continue  # removed since: a stale entry
+            if current.expires_at <= now:
                 self.remove(current.key)
                 gone.append(current)
-        # Keep the heap from growing without bound under constant refreshes.
+            else:  # refreshed since: due again at its current expiry
+                heappush(heap, (current.expires_at, aor, instance))
+        # A binding removed and added again leaves an extra entry behind: keep the
+        # heap from growing without bound under such churn.
         if len(heap) > 4 * max(64, len(self)):
             self._rebuild_heap()
         return gone
 
     def _rebuild_heap(self) -> None:
-        self._heap = [(b.expires_at, i, b.aor, b.instance) for i, b in enumerate(self)]
+        self._heap = [(b.expires_at, b.aor, b.instance) for b in self]
         heapq.heapify(self._heap)
-        self._seq = len(self._heap)
 
     def next_expiry(self) -> float | None:
-        """When `expire` next has work to do (may be early because of stale entries)."""
+        """When `expire` next has work to do (may be early: a refreshed binding's
+        entry is still due at its earlier expiry)."""
         return self._heap[0][0] if self._heap else None

@@ -23,12 +23,17 @@ class DeviceInfo:
     """The device's security profile enables OAuth (R9: Encrypted + TLS + OAuth)."""
     owner: str | None = None
     """End user owning the device; soft-client tokens are issued to this user."""
+    _soft: bool = field(init=False, repr=False, compare=False)
+    # is_soft_client, worked out once: the registrar asks on every REGISTER.
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_soft", self.name[:3].upper() in _SOFT_PREFIXES)
 
     @property
     def is_soft_client(self) -> bool:
         """A soft client (R1.1 CSF/BOT/TCT/TAB), from its name: its tokens name
         its owner; a desk phone's tokens name the phone itself."""
-        return self.name[:3].upper() in _SOFT_PREFIXES
+        return self._soft
 
     def accepts_client(self, client_id: str) -> bool:
         """Whether a token obtained by ``client_id`` may register this device: a
@@ -36,7 +41,7 @@ class DeviceInfo:
         third-party client), a soft client never the desk-phone client's. Checked
         beside :attr:`token_subject`, so a user named like a phone (however that
         user reached the directory) still cannot register the phone."""
-        if self.is_soft_client:
+        if self._soft:
             return client_id != DESK_PHONE_CLIENT
         return client_id not in USER_CLIENTS
 
@@ -45,7 +50,7 @@ class DeviceInfo:
         """The ``sub`` a token must carry to register this device: the owner of
         a soft client, the name of a desk phone — never the other way round, so
         a user's soft-client token cannot register that user's desk phone."""
-        return self.owner if self.is_soft_client else self.name
+        return self.owner if self._soft else self.name
 
 
 _SOFT_PREFIXES = frozenset({"CSF", "BOT", "TCT", "TAB"})

@@ -45,7 +45,7 @@ from sipoauth.oauth import AccessClaims, AccessTokenVerifier, InvalidToken
 from sipoauth.sip import Contact, NameAddr, Request, SipError, build_response
 
 from ._bearer import challenge, find_bearer
-from ._bindings import BindingChange, BindingKey, BindingTable, new_binding
+from ._bindings import BindingChange, BindingKey, BindingTable, new_binding, new_change
 from ._directory import DeviceInfo, Directory
 from ._settings import RegistrarSettings
 
@@ -339,7 +339,7 @@ class Registrar:
                     continue
                 if binding.call_id == call_id and binding.cseq >= cseq:
                     raise _Refusal(500, "Server Internal Error", (), "CSeq out of order")
-                removals.append(BindingChange(binding.key, None))
+                removals.append(new_change(binding.key, None))
             for change in removals:
                 table.remove(change.key)
             return removals
@@ -359,7 +359,7 @@ class Registrar:
                 raise _Refusal(500, "Server Internal Error", (), "CSeq out of order")
             if requested == 0:
                 if existing is not None:
-                    staged[key] = BindingChange(key, None)
+                    staged[key] = new_change(key, None)
                 continue
             if requested < s.min_expires:
                 raise _Refusal(423, "Interval Too Brief", (("Min-Expires", str(s.min_expires)),))
@@ -377,7 +377,7 @@ class Registrar:
                 claims.sid,
                 flow.via_edge,
             )
-            staged[key] = BindingChange(key, binding)
+            staged[key] = new_change(key, binding)
 
         after = len(current)
         for change in staged.values():
@@ -403,17 +403,15 @@ class Registrar:
         device: DeviceInfo,
         claims: AccessClaims,
     ) -> RegisterOutcome:
-        headers: list[tuple[str, str]] = []
-        for binding in self.table.lookup(aor).values():
-            remaining = max(0, round(binding.expires_at - now))
-            headers.append(("Contact", f"{binding.contact};expires={remaining}"))
-        granted: int | None = None
+        headers = [
+            ("Contact", f"{binding.contact};expires={max(0, round(binding.expires_at - now))}")
+            for binding in self.table.lookup(aor).values()
+        ]
         for change in changes:
-            if change.binding is not None:
-                granted = round(change.binding.expires_at - now)
+            added = change.binding
+            if added is not None:
+                headers.append(("Expires", str(round(added.expires_at - now))))
                 break
-        if granted is not None:
-            headers.append(("Expires", str(granted)))
         # RFC 3327 §5.3: echo Path when the UA said it supports it.
         if "path" in req.supported:
             headers.extend(("Path", value) for value in req.get_all("path"))

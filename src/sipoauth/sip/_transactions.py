@@ -89,9 +89,11 @@ class ServerTransactions:
             raise LocalProtocolError(reason="linger and max_entries must be positive")
         self.linger = linger
         self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, tuple[float, bytes | _Pending]] = OrderedDict()
+        # key -> (deadline, state, the Call-ID it is registered under in _by_call_id)
+        self._entries: OrderedDict[Hashable, tuple[float, bytes | _Pending, str | None]] = (
+            OrderedDict()
+        )
         self._by_call_id: dict[str, Hashable] = {}
-        self._call_id_of: dict[Hashable, str] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -133,7 +135,7 @@ class ServerTransactions:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        deadline, state = entry
+        deadline, state, _ = entry
         if deadline <= now:
             self._forget(key)
             return None
@@ -154,38 +156,48 @@ class ServerTransactions:
         With ``call_id``, an older completed transaction of the same Call-ID is
         dropped (see "One per Call-ID" above).
         """
+        entries = self._entries
         if call_id is not None:
-            previous = self._by_call_id.get(call_id)
+            by_call_id = self._by_call_id
+            previous = by_call_id.get(call_id)
             if previous is not None and previous != key:
                 self._forget(previous)
-            self._by_call_id[call_id] = key
-            self._call_id_of[key] = call_id
-        self._put(key, response, now)
+            by_call_id[call_id] = key
+        else:
+            entry = entries.get(key)
+            if entry is not None:
+                call_id = entry[2]  # stays registered under the Call-ID it had
+        entries[key] = (now + self.linger, response, call_id)
+        entries.move_to_end(key)
+        if len(entries) > self.max_entries:
+            self._forget(next(iter(entries)))
 
     def _put(self, key: Hashable, state: bytes | _Pending, now: float) -> None:
         entries = self._entries
-        entries[key] = (now + self.linger, state)
+        entry = entries.get(key)
+        entries[key] = (now + self.linger, state, None if entry is None else entry[2])
         entries.move_to_end(key)
         if len(entries) > self.max_entries:
             self._forget(next(iter(entries)))
 
     def _forget(self, key: Hashable) -> None:
-        self._entries.pop(key, None)
-        call_id = self._call_id_of.pop(key, None)
-        if call_id is not None and self._by_call_id.get(call_id) == key:
-            del self._by_call_id[call_id]
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            call_id = entry[2]
+            if call_id is not None and self._by_call_id.get(call_id) == key:
+                del self._by_call_id[call_id]
 
     def expire(self, now: float) -> None:
         """Forget every transaction whose linger time has passed."""
         entries = self._entries
         while entries:
-            key, (deadline, _) = next(iter(entries.items()))
+            key, (deadline, _, _) = next(iter(entries.items()))
             if deadline > now:
                 break
             self._forget(key)
 
     def next_timer(self) -> float | None:
         """When ``expire`` next has work (an absolute ``now`` value), or ``None``."""
-        for deadline, _ in self._entries.values():
+        for deadline, _, _ in self._entries.values():
             return deadline
         return None
