@@ -20,7 +20,9 @@ again. What the documentation promises is what is checked here:
 - LISTEN comes back: a revocation and a reset made after the restart reach
   the nodes; the activation code refused during the outage still works;
 - a listener subscribed while the database is down (a node starting as it
-  goes away) is not lost: it is told to catch up once the database is back.
+  goes away) is not lost: it is told to catch up once the database is back;
+- a URL naming two hosts (a failover pair) serves queries and LISTEN alike
+  from the one that answers.
 
 Waits are bounds, never timing assertions.
 """
@@ -44,6 +46,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from node._support import NODE, PHONE, PHONE2
+from sim._simnode import free_ports
 from sipoauth import admin
 from sipoauth.node import Node
 from sipoauth.oauth import ACTIVATION_GRANT, DESK_PHONE_CLIENT
@@ -365,4 +368,22 @@ async def test_a_listener_subscribed_while_the_database_is_down_catches_up(
             assert await anext(sub) == "after"
     finally:
         await sub.aclose()
+        await store.close()
+
+
+async def test_a_url_naming_two_hosts_listens_on_the_one_that_answers(outage_db_url: str) -> None:
+    """docs/cluster.md: a failover pair in the URL (``?host=a:5432&host=b:5432``,
+    tried in order). The first here has nothing listening; the engine and the
+    LISTEN connection both reach the second."""
+    url = make_url(outage_db_url)
+    (nobody,) = free_ports(1)
+    pair = url.set(host=None, port=None).update_query_pairs(
+        [("host", f"127.0.0.1:{nobody}"), ("host", f"127.0.0.1:{url.port}")]
+    )
+    store = await Store.open(pair)
+    try:
+        async with store.listen("pair") as sub, asyncio.timeout(BOUND):
+            await store.notify("pair", "hello")
+            assert await anext(sub) == "hello"
+    finally:
         await store.close()

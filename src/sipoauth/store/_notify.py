@@ -310,6 +310,21 @@ class LogNotifier(Notifier):
         await super().close()
 
 
+def _listen_conninfo(engine: AsyncEngine, conninfo: str) -> str:
+    """The LISTEN connection's libpq string: ``conninfo`` with what the engine
+    connects with (a URL naming several hosts, ``?host=a:5432&host=b:5432`` for a
+    failover pair, is text SQLAlchemy turns into ``host=a,b port=5432,5432``,
+    which libpq takes), then :data:`LISTEN_CONNECTION_DEFAULTS` the URL lacks."""
+    _, params = engine.dialect.create_connect_args(engine.url)
+    libpq = {k: str(v) for k, v in params.items() if isinstance(v, str | int)}
+    # A driver option libpq does not know: keep the URL's text as it is.
+    with contextlib.suppress(psycopg.ProgrammingError):
+        conninfo = make_conninfo(conninfo, **libpq)
+    given = conninfo_to_dict(conninfo)
+    defaults = {k: v for k, v in LISTEN_CONNECTION_DEFAULTS.items() if k not in given}
+    return make_conninfo(conninfo, **defaults)
+
+
 class PgNotifier(Notifier):
     """PostgreSQL: LISTEN/NOTIFY on a dedicated connection (module docstring)."""
 
@@ -322,9 +337,7 @@ class PgNotifier(Notifier):
         self._reader: asyncio.Task[None] | None = None
         self._lost = False
         """The connection dropped; the next reader tells the listeners to catch up."""
-        given = conninfo_to_dict(conninfo)
-        defaults = {k: v for k, v in LISTEN_CONNECTION_DEFAULTS.items() if k not in given}
-        self._listen_conninfo = make_conninfo(conninfo, **defaults)
+        self._listen_conninfo = _listen_conninfo(engine, conninfo)
 
     async def notify(self, channel: str, payload: str) -> None:
         async with self._engine.begin() as conn:
