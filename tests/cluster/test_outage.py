@@ -7,7 +7,7 @@ again. What the documentation promises is what is checked here:
 
 - during the outage the nodes keep serving from memory: re-REGISTERs, a new
   REGISTER with a token the keys in memory verify, and an unREGISTER get
-  their answer, at once;
+  their answer, at once, and a phone gets its configuration file;
 - what needs the database fails clearly and at once: the token endpoint
   answers 503 ``temporarily_unavailable`` with ``Retry-After``, the admin API
   503 ``unavailable`` with ``Retry-After``, the admin layer raises
@@ -282,6 +282,17 @@ async def test_nodes_serve_their_phones_through_a_database_outage_and_catch_up(
             assert (await passing.register(expires=0)).status == 200
         assert (await one.register(expires=0)).status == 200
         assert (held(node1, PHONE), held(node2, PHONE2), held(node2, PHONE3)) == (0, 1, 1)
+        # A phone's configuration file comes from the node's memory (TFTP, 6971).
+        async with httpx.AsyncClient(
+            base_url=f"https://localhost:{cluster.ports[NODE2]['tftp_secure_port']}",
+            verify=client_ssl_context([cluster.prepared.ca_pem]),
+            timeout=BOUND,
+        ) as tftp:
+            answer = await tftp.get(
+                f"/{PHONE2}.cnf.xml", headers={"Authorization": f"Bearer {two.token}"}
+            )
+            assert answer.status_code == 200, answer.text
+            assert f"<name>{PHONE2}</name>" in answer.text
 
         # The mirror keeps what it could not write, one change per binding: node1
         # the removal of PHONE's row (the passing registrations, never written,
