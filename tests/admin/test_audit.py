@@ -13,8 +13,8 @@ import trustme
 
 from sipoauth import admin
 from sipoauth.admin import Actor, acting_as, current_actor
-from sipoauth.pki import NodePki
-from sipoauth.store import AuditRecord, Node, Store
+from sipoauth.node._identity import sync_identity
+from sipoauth.store import AuditRecord, Node, Store, new_secret
 
 
 def test_actor_defaults_to_system_and_nests() -> None:
@@ -93,8 +93,10 @@ async def test_each_change_writes_one_row_as_the_actor(store: Store, tmp_path: P
     await store.nodes.upsert(Node(name="pub", host="localhost"))
     for kind in ("signing", "encryption"):
         await store.keys.add(admin.new_authz_key(kind))  # type: ignore[arg-type]
-    pki_dir = tmp_path / "pki"
-    NodePki.load_or_create(pki_dir, hostname="localhost", now=datetime.now(UTC))
+    await store.unlock(new_secret())
+    await sync_identity(
+        store, tmp_path / "pki", node_name="pub", hostname="localhost", now=datetime.now(UTC)
+    )
     ca = trustme.CA()
     changes = [
         lambda: admin.set_parameter(store, "SIP Realm Station", "example"),
@@ -115,7 +117,7 @@ async def test_each_change_writes_one_row_as_the_actor(store: Store, tmp_path: P
         lambda: admin.add_mra_domain(store, "Corp", ["mra.example.com"]),
         lambda: admin.update_mra_domain(store, "Corp", is_default=True),
         lambda: admin.delete_mra_domain(store, "Corp"),
-        lambda: admin.regenerate_tomcat(store, pki_dir, node_name="pub", hostname="localhost"),
+        lambda: admin.regenerate_tomcat(store, node_name="pub", hostname="localhost"),
     ]
     for change in changes:
         rows = await _rows_of(store, change)
@@ -135,7 +137,6 @@ async def test_each_change_writes_one_row_as_the_actor(store: Store, tmp_path: P
         store,
         lambda: admin.upload_tomcat(
             store,
-            pki_dir,
             node_name="pub",
             cert_pem=leaf.cert_chain_pems[0].bytes(),
             key_pem=leaf.private_key_pem.bytes(),

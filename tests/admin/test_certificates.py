@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from sipoauth import admin
+from sipoauth.node._identity import sync_identity
 from sipoauth.pki import (
     NodePki,
     cert_to_pem,
@@ -23,8 +25,10 @@ from sipoauth.pki import (
     generate_ca,
     issue_server_certificate,
     key_to_pem,
+    load_certs_pem,
+    load_key_pem,
 )
-from sipoauth.store import Node, Store
+from sipoauth.store import CA_IDENTITY, Identity, Node, Store, new_secret, web_identity
 
 from ._state import snapshot
 
@@ -224,11 +228,26 @@ async def test_delete_refusals(store: Store) -> None:
 # -- tomcat ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def pki_dir(tmp_path: Path) -> Path:
+async def _cluster_pki(store: Store, directory: Path) -> NodePki:
+    """What ``init`` makes: the cluster secret, then the cluster CA and this
+    node's web certificate in the database, and their copy in ``directory``."""
+    if not store.unlocked:
+        await store.unlock(new_secret())
+    sync = await sync_identity(store, directory, node_name=PUB, hostname=HOST, now=NOW)
+    return sync.pki
+
+
+@pytest_asyncio.fixture
+async def pki_dir(store: Store, tmp_path: Path) -> Path:
     directory = tmp_path / "pki"
-    NodePki.load_or_create(directory, hostname=HOST, now=NOW)
+    await _cluster_pki(store, directory)
     return directory
+
+
+async def _web(store: Store, node: str = PUB) -> tuple[list[x509.Certificate], str | None]:
+    row = await store.identities.get(web_identity(node))
+    assert row is not None
+    return load_certs_pem(row.chain_pem.encode()), row.key_pem
 
 
 def _files(directory: Path) -> dict[str, bytes]:
@@ -245,25 +264,32 @@ async def _pending(store: Store) -> dict[tuple[str, str], bool]:
 
 
 async def test_list_tomcat(store: Store, pki_dir: Path) -> None:
-    pki, _ = NodePki.load_or_create(pki_dir, hostname=HOST, now=NOW)
-    listed = await admin.list_certificates(store, "tomcat", pki_dir=pki_dir)
+    """The tomcat store lists a node's chain, leaf first, as the database holds it."""
+    pki = await _cluster_pki(store, pki_dir)
+    listed = await admin.list_certificates(store, "tomcat", node_name=PUB)
     assert [c.fingerprint for c in listed] == [
         fingerprint_sha256(pki.web_cert),
         fingerprint_sha256(pki.ca_cert),
     ]
     with pytest.raises(admin.InvalidValue):
         await admin.list_certificates(store, "tomcat")
+    with pytest.raises(admin.NotFound, match="run sipoauth init"):
+        await admin.list_certificates(store, "tomcat", node_name="cucm-sub1")
 
 
 async def test_regenerate_tomcat(store: Store, pki_dir: Path) -> None:
+    """Issue 8 point 4: the new certificate goes to the database, issued by the
+    cluster CA; the node's files change when it next syncs (a service restart)."""
     await _node(store)
-    old, _ = NodePki.load_or_create(pki_dir, hostname=HOST, now=NOW)
-    info = await admin.regenerate_tomcat(store, pki_dir, node_name=PUB, hostname=HOST)
-    new, created = NodePki.load_or_create(pki_dir, hostname=HOST, now=NOW)
-    assert not created
-    assert info.fingerprint == fingerprint_sha256(new.web_cert) != fingerprint_sha256(old.web_cert)
-    assert new.web_key.public_key() != old.web_key.public_key()
-    assert new.ca_cert == old.ca_cert
+    old = await _cluster_pki(store, pki_dir)
+    files = _files(pki_dir)
+    info = await admin.regenerate_tomcat(store, node_name=PUB, hostname=HOST)
+    assert _files(pki_dir) == files  # the running services keep the old one
+    chain, key = await _web(store)
+    assert info.fingerprint == fingerprint_sha256(chain[0]) != fingerprint_sha256(old.web_cert)
+    assert chain[1] == old.ca_cert and key is not None
+    new = await _cluster_pki(store, pki_dir)  # what the restart does
+    assert new.web_cert == chain[0] and new.web_key.public_key() != old.web_key.public_key()
     assert new.web_cert_problems(NOW) == []
     assert stat.S_IMODE((pki_dir / "tomcat.key").stat().st_mode) == 0o600
     assert info.restart_pending == ("callmanager", "tftp", "tomcat")
@@ -281,14 +307,30 @@ async def test_regenerate_tomcat(store: Store, pki_dir: Path) -> None:
 
 
 async def test_regenerate_refused_without_the_ca_key(store: Store, pki_dir: Path) -> None:
+    """A cluster CA held outside (no key in the database) issues nothing here."""
     await _node(store)
-    (pki_dir / "ca.key").unlink()
-    files, before = _files(pki_dir), await snapshot(store)
+    ca = await store.identities.get(CA_IDENTITY)
+    assert ca is not None
+    await store.identities.put(Identity(name=CA_IDENTITY, chain_pem=ca.chain_pem, key_pem=None))
+    web, before = await _web(store), await snapshot(store)
     with pytest.raises(admin.Conflict, match="external CA"):
-        await admin.regenerate_tomcat(store, pki_dir, node_name=PUB, hostname=HOST)
+        await admin.regenerate_tomcat(store, node_name=PUB, hostname=HOST)
     with pytest.raises(admin.NotFound):
-        await admin.regenerate_tomcat(store, pki_dir, node_name="ghost", hostname=HOST)
-    assert (_files(pki_dir), await snapshot(store)) == (files, before)
+        await admin.regenerate_tomcat(store, node_name="ghost", hostname=HOST)
+    assert (await _web(store), await snapshot(store)) == (web, before)
+
+
+async def test_regenerate_needs_the_cluster_secret(
+    store: Store, pki_dir: Path, migrated_db_url: str
+) -> None:
+    """Without the secret the CA key cannot be read: refused, by name."""
+    await _node(store)
+    locked = await Store.open(migrated_db_url)
+    try:
+        with pytest.raises(admin.Conflict, match="needs the cluster secret"):
+            await admin.regenerate_tomcat(locked, node_name=PUB, hostname=HOST)
+    finally:
+        await locked.close()
 
 
 async def test_upload_tomcat_with_chain(store: Store, pki_dir: Path) -> None:
@@ -298,13 +340,17 @@ async def test_upload_tomcat_with_chain(store: Store, pki_dir: Path) -> None:
     leaf = intermediate.issue_cert(HOST)
     info = await admin.upload_tomcat(
         store,
-        pki_dir,
         node_name=PUB,
         cert_pem=leaf.cert_chain_pems[0].bytes(),
         key_pem=leaf.private_key_pem.bytes(),
         chain_pem=intermediate.cert_pem.bytes(),
     )
-    pki, _ = NodePki.load_or_create(pki_dir, hostname=HOST, now=NOW)
+    chain, key = await _web(store)
+    assert fingerprint_sha256(chain[0]) == info.fingerprint and len(chain) == 2
+    assert key is not None
+    uploaded = load_key_pem(leaf.private_key_pem.bytes()).public_key()
+    assert load_key_pem(key.encode()).public_key() == uploaded
+    pki = await _cluster_pki(store, pki_dir)
     assert fingerprint_sha256(pki.web_cert) == info.fingerprint
     assert len(pki.web_chain) == 2
     assert stat.S_IMODE((pki_dir / "tomcat.key").stat().st_mode) == 0o600
@@ -316,21 +362,27 @@ async def test_upload_tomcat_with_chain(store: Store, pki_dir: Path) -> None:
 
 
 async def test_upload_tomcat_without_chain(store: Store, pki_dir: Path) -> None:
-    """Issued by the node CA (appended), or self-signed RSA 2048: no chain needed."""
+    """Issued by the cluster CA (appended), or self-signed RSA 2048: no chain needed."""
     await _node(store)
-    pki, _ = NodePki.load_or_create(pki_dir, hostname=HOST, now=NOW)
-    assert pki.ca_key is not None
+    ca = await store.identities.get(CA_IDENTITY)
+    assert ca is not None and ca.key_pem is not None
+    ca_cert = load_certs_pem(ca.chain_pem.encode())[0]
     cert, key = issue_server_certificate(
-        pki.ca_cert, pki.ca_key, common_name=HOST, dns_names=[HOST], ip_addresses=[], now=NOW
+        ca_cert,
+        load_key_pem(ca.key_pem.encode()),
+        common_name=HOST,
+        dns_names=[HOST],
+        ip_addresses=[],
+        now=NOW,
     )
     await admin.upload_tomcat(
-        store, pki_dir, node_name=PUB, cert_pem=cert_to_pem(cert), key_pem=key_to_pem(key)
+        store, node_name=PUB, cert_pem=cert_to_pem(cert), key_pem=key_to_pem(key)
     )
-    loaded, _ = NodePki.load_or_create(pki_dir, hostname=HOST, now=NOW)
-    assert loaded.web_chain == (cert, pki.ca_cert)
+    assert (await _web(store))[0] == [cert, ca_cert]
     rsa_cert, rsa_key = _self_signed_rsa(2048)
-    await admin.upload_tomcat(store, pki_dir, node_name=PUB, cert_pem=rsa_cert, key_pem=rsa_key)
-    loaded, _ = NodePki.load_or_create(pki_dir, hostname=HOST, now=NOW)
+    await admin.upload_tomcat(store, node_name=PUB, cert_pem=rsa_cert, key_pem=rsa_key)
+    assert len((await _web(store))[0]) == 1
+    loaded = await _cluster_pki(store, pki_dir)
     assert len(loaded.web_chain) == 1
 
 
@@ -380,11 +432,11 @@ async def test_upload_tomcat_refusals_change_nothing(store: Store, pki_dir: Path
         ({"cert_pem": good, "key_pem": b"junk", "chain_pem": chain}, "the key file"),
         ({"cert_pem": good, "key_pem": good_key, "chain_pem": b"junk"}, "chain file"),
     ]
-    files, before = _files(pki_dir), await snapshot(store)
+    files, web, before = _files(pki_dir), await _web(store), await snapshot(store)
     for kwargs, message in cases:
         with pytest.raises(admin.InvalidValue, match=message):
-            await admin.upload_tomcat(store, pki_dir, node_name=PUB, **kwargs)  # type: ignore[arg-type]
-    assert (_files(pki_dir), await snapshot(store)) == (files, before)
+            await admin.upload_tomcat(store, node_name=PUB, **kwargs)  # type: ignore[arg-type]
+    assert (_files(pki_dir), await _web(store), await snapshot(store)) == (files, web, before)
 
 
 async def test_trust_changes_wait_for_the_listeners_that_verify_clients(store: Store) -> None:

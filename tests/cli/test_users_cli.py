@@ -62,6 +62,7 @@ def in_store(data_dir: Path, action: Any) -> Any:
     async def main() -> Any:
         store = await Store.open(database_url_for(data_dir.resolve()))
         try:
+            await store.unlock_from(data_dir)
             return await action(store)
         finally:
             await store.close()

@@ -22,7 +22,7 @@ from sim._simnode import PORT_FIELDS, free_ports
 from sipoauth import admin
 from sipoauth.admin import _settings as keys
 from sipoauth.node import Node, NodeConfig, initialise, token_context
-from sipoauth.store import Store
+from sipoauth.store import SECRET_FILE, Store, read_secret_file
 
 PHONE3 = "SEP00DDEEFF0011"
 SUBSCRIBERS = ("node2", "node3")
@@ -71,8 +71,15 @@ async def _setup(root: Path, url: str) -> tuple[Prepared, dict[str, dict[str, in
     }
     store = await Store.open(url)
     try:
+        secret = read_secret_file(prepared.data_dir / SECRET_FILE)
         for name in SUBSCRIBERS:
-            await initialise(store, data_dir=root / name, hostname="localhost", node_name=name)
+            await initialise(
+                store,
+                data_dir=root / name,
+                hostname="localhost",
+                node_name=name,
+                cluster_secret=secret,
+            )
         for name in NAMES:
             await admin.set_server_ports(store, name, **ports[name])
         await store.settings.set(keys.ISSUER, f"https://localhost:{ports[NODE]['web_port']}")

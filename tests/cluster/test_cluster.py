@@ -35,7 +35,7 @@ from sipoauth.sim import (
     SipTlsClient,
     register_request,
 )
-from sipoauth.store import Store
+from sipoauth.store import SECRET_FILE, Store, read_secret_file
 
 from .conftest import NAMES, PHONE3, Cluster
 
@@ -260,14 +260,6 @@ async def test_a_node_that_stops_hands_its_phones_to_the_next_of_their_group(
         await until(lambda: bool(bindings(cluster.nodes["node3"], device)), "bound on node3")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the node PKI is per data directory: Node.open and initialise() call "
-    "NodePki.load_or_create(data_dir / 'pki'), which makes a new CA for each node; "
-    "nothing stores the cluster CA, its key (encrypted with a cluster secret given at "
-    "init) or the node certificates in the database for a subscriber to load, so node2 "
-    "serves a certificate of its own CA and the phone's TLS handshake fails",
-)
 async def test_a_subscriber_on_its_own_data_directory_serves_the_clusters_certificate(
     cluster: Cluster, tmp_path: Path
 ) -> None:
@@ -313,7 +305,11 @@ def test_publisher_only_commands_refuse_on_a_subscriber_from_the_cli(
         store = await Store.open(pg_db_url)
         try:
             await initialise(
-                store, data_dir=tmp_path / "node2", hostname="localhost", node_name="node2"
+                store,
+                data_dir=tmp_path / "node2",
+                hostname="localhost",
+                node_name="node2",
+                cluster_secret=read_secret_file(prepared.data_dir / SECRET_FILE),
             )
         finally:
             await store.close()

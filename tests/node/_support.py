@@ -13,7 +13,7 @@ from sipoauth import admin
 from sipoauth.node import Node, NodeConfig, TokenContext, initialise, token_context
 from sipoauth.oauth import mint_access_token
 from sipoauth.pki import cert_to_pem, generate_ca, issue_client_certificate, key_to_pem
-from sipoauth.store import Store, database_url_for
+from sipoauth.store import SECRET_FILE, Store, database_url_for, read_secret_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oauth"))
 
@@ -40,6 +40,11 @@ class Prepared:
     edge_cert: ClientCert
     stranger_cert: ClientCert
     untrusted_cert: ClientCert
+
+    @property
+    def secret(self) -> bytes:
+        """The cluster secret (what a node joining the cluster is given)."""
+        return read_secret_file(self.data_dir / SECRET_FILE)
 
     def mint(self, subject: str = PHONE, **kw: object) -> str:
         defaults: dict[str, object] = {

@@ -39,7 +39,11 @@ async def test_two_nodes_share_registrations_and_revocations(
     store = await Store.open(pg_db_url)
     try:
         report = await initialise(
-            store, data_dir=tmp_path / "var2", hostname="localhost", node_name="node2"
+            store,
+            data_dir=tmp_path / "var2",
+            hostname="localhost",
+            node_name="node2",
+            cluster_secret=prepared.secret,
         )
         assert any("subscriber" in item for item in report.created)
         assert report.admin_password is None  # the cluster's admin exists already

@@ -476,7 +476,13 @@ async def test_cluster_each_node_executes_only_its_own_commands(
     prepared = await prepare(tmp_path, pg_db_url)
     store = await Store.open(pg_db_url)
     try:
-        await initialise(store, data_dir=tmp_path / "var2", hostname="localhost", node_name=OTHER)
+        await initialise(
+            store,
+            data_dir=tmp_path / "var2",
+            hostname="localhost",
+            node_name=OTHER,
+            cluster_secret=prepared.secret,
+        )
     finally:
         await store.close()
     pub = await start_node(prepared)

@@ -43,6 +43,7 @@ TABLES = {
     "admin_tokens",
     "callmanager_groups",
     "callmanager_group_members",
+    "pki_identities",
 }
 OAUTH_TABLES = {"users", "authorization_codes", "refresh_tokens", "activation_codes"}
 """Added by revision 0002."""
@@ -50,6 +51,8 @@ ADMIN_TABLES = {"audit_log", "mra_domains", "node_services", "service_commands",
 """Added by revision 0003."""
 GROUP_TABLES = {"callmanager_groups", "callmanager_group_members"}
 """Added by revision 0004."""
+PKI_TABLES = {"pki_identities"}
+"""Added by revision 0005."""
 
 
 def _diff(connection: Connection, target: MetaData) -> list[Any]:
@@ -61,7 +64,7 @@ def test_scripts_ship_inside_the_package() -> None:
     assert MIGRATIONS_DIR.parent.name == "store"
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
-    assert head_revision() == "0004"
+    assert head_revision() == "0005"
 
 
 async def test_migrate_creates_schema_at_head(store: Store) -> None:
@@ -180,7 +183,8 @@ async def test_downgrade_and_upgrade_again(store: Store) -> None:
     await store.keys.add(Key(kid="a1", purpose="activation-code", alg="HS256", material="x"))
     async with store.engine.begin() as conn:
         at_0001, drift = await conn.run_sync(_downgrade_then_upgrade)
-    assert at_0001 == TABLES - OAUTH_TABLES - ADMIN_TABLES - GROUP_TABLES | {"alembic_version"}
+    later = OAUTH_TABLES | ADMIN_TABLES | GROUP_TABLES | PKI_TABLES
+    assert at_0001 == TABLES - later | {"alembic_version"}
     assert drift == []
     assert await store.revision() == head_revision()
     assert [n.name for n in await store.nodes.list()] == ["n1"]
@@ -208,3 +212,4 @@ def test_offline_sql(url: str) -> None:
     assert "INSERT INTO node_services" in script  # restart pending moved (0003)
     assert "CREATE TABLE callmanager_group_members" in script
     assert "REFERENCES callmanager_groups" in script  # devices.callmanager_group (0004)
+    assert "CREATE TABLE pki_identities" in script  # the cluster's certificates (0005)

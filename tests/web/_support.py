@@ -107,6 +107,7 @@ async def open_api(
 ) -> AsyncIterator[Api]:
     """The web app (with the API) of node ``node1`` on a prepared store."""
     store = await Store.open(url)
+    await store.unlock_from(data_dir)  # as a node does: it reads sealed keys
     try:
         config = NodeConfig(
             data_dir=data_dir, database_url=url, node_name=NODE, hostname="localhost"
@@ -128,7 +129,6 @@ async def open_api(
             store=store,
             node_name=NODE,
             hostname="localhost",
-            pki_dir=pki.directory,
             settings=settings or ApiSettings(),
             now=clock.now,
             monotonic=clock.monotonic,

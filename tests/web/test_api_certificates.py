@@ -94,7 +94,7 @@ async def test_trust_store_upload_list_delete(api: Api) -> None:
 
 
 async def test_tomcat_regenerate_and_upload(api: Api) -> None:
-    pki_dir = api.context.pki_dir
+    pki_dir = api.node.pki.directory
     async with api.client() as client:
         r = await client.get("/certificates/tomcat")
         assert r.status_code == 200
@@ -136,5 +136,7 @@ async def test_tomcat_regenerate_and_upload(api: Api) -> None:
                 "private_key": key_to_pem(wrong_key).decode(),
             },
         )
-        loaded, _ = NodePki.load_or_create(pki_dir, hostname="localhost", now=datetime.now(UTC))
+        # The node presents it once a service restart has taken it from the database.
+        loaded = await api.node.refresh_identity()
         assert fingerprint_sha256(loaded.web_cert) == fingerprint_sha256(cert)
+        assert (pki_dir / "tomcat.pem").read_bytes().startswith(cert_to_pem(cert))

@@ -55,7 +55,7 @@ async def test_edges(api: Api) -> None:
 
 def _edge_certificate(api: Api, *names: str) -> bytes:
     pki, _ = NodePki.load_or_create(
-        api.context.pki_dir, hostname="localhost", now=datetime.now(UTC)
+        api.node.pki.directory, hostname="localhost", now=datetime.now(UTC)
     )
     assert pki.ca_key is not None
     cert, _ = issue_client_certificate(

@@ -45,14 +45,16 @@ async def test_certificates(api: Api) -> None:
         assert r.status_code == 303
         assert await admin.list_certificates(api.store, "phone-edge-trust") == []
         # regenerate the web certificate, confirmed
-        [old] = (await admin.list_certificates(api.store, "tomcat", pki_dir=api.context.pki_dir))[
-            :1
-        ]
+        [old] = (
+            await admin.list_certificates(api.store, "tomcat", node_name=api.context.node_name)
+        )[:1]
         r = await b.get("/admin/certificates/regenerate")
         assert "Regenerate the web certificate (tomcat) of node1?" in r.text
         r = await b.post("/admin/certificates/regenerate", {"confirm": "yes"})
         assert r.status_code == 303
-        new = (await admin.list_certificates(api.store, "tomcat", pki_dir=api.context.pki_dir))[0]
+        new = (await admin.list_certificates(api.store, "tomcat", node_name=api.context.node_name))[
+            0
+        ]
         assert new.fingerprint != old.fingerprint
 
 
@@ -60,7 +62,7 @@ async def test_upload_web_certificate(api: Api) -> None:
     from sipoauth.pki import NodePki, issue_web_certificate, key_to_pem
 
     now = datetime.now(UTC)
-    pki, _ = NodePki.load_or_create(api.context.pki_dir, hostname="localhost", now=now)
+    pki, _ = NodePki.load_or_create(api.node.pki.directory, hostname="localhost", now=now)
     assert pki.ca_key is not None
     cert, key = issue_web_certificate(pki.ca_cert, pki.ca_key, hostname="localhost", now=now)
     _, other_key = generate_ca("Other", now=now)
@@ -81,5 +83,7 @@ async def test_upload_web_certificate(api: Api) -> None:
         assert r.status_code == 303, r.text
         r = await b.get(r.headers["location"])
         assert "The web certificate of node1 is now" in r.text
-        [leaf, *_] = await admin.list_certificates(api.store, "tomcat", pki_dir=api.context.pki_dir)
+        [leaf, *_] = await admin.list_certificates(
+            api.store, "tomcat", node_name=api.context.node_name
+        )
         assert leaf.pem.strip() == cert_to_pem(cert).decode().strip()

@@ -2,9 +2,11 @@
 
 Stores, as the reference names them:
 
-- `tomcat`: the node's identity, presented by every TLS listener (web, SIP
-  OAuth ports, TFTP HTTPS). Its files live in the node's data directory
-  (`sipoauth.pki.NodePki`); it is regenerated (issued again by the node CA)
+- `tomcat`: a node's identity, presented by every TLS listener (web, SIP
+  OAuth ports, TFTP HTTPS). The database holds it per node, key sealed under
+  the cluster secret (`store.identities`, issue 8 point 4); the node writes it
+  to its data directory when a service that presents it starts
+  (`node/_identity.py`). It is regenerated (issued again by the cluster CA)
   or replaced by an uploaded certificate, key and chain. Either way the
   services that present it keep the old one until restarted (REFERENCE-
   BEHAVIOUR "Operations"): CallManager, TFTP and Tomcat become "restart
@@ -30,7 +32,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Final, Literal
 
 from cryptography import x509
@@ -39,17 +40,26 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from sipoauth.pki import (
-    NodePki,
     PkiError,
     PrivateKey,
     cert_to_pem,
     fingerprint_sha256,
     issue_web_certificate,
+    key_to_pem,
     load_certs_pem,
     load_key_pem,
-    write_web_identity,
 )
-from sipoauth.store import AlreadyExists, JsonValue, ServiceName, Store, TrustedCert
+from sipoauth.store import (
+    CA_IDENTITY,
+    AlreadyExists,
+    Identity,
+    JsonValue,
+    SecretRequired,
+    ServiceName,
+    Store,
+    TrustedCert,
+    web_identity,
+)
 
 from ._audit import audit
 from ._errors import Conflict, InvalidValue, NotFound
@@ -62,6 +72,7 @@ __all__ = [
     "TRUST_STORES",
     "CertificateInfo",
     "delete_certificate",
+    "issue_node_certificate",
     "list_certificates",
     "regenerate_tomcat",
     "upload_tomcat",
@@ -275,26 +286,26 @@ async def upload_trust(
     return [_info(name, cert) for cert in certs]
 
 
-def _read_tomcat(pki_dir: Path | None) -> list[x509.Certificate]:
-    if pki_dir is None:
-        raise InvalidValue("the tomcat store is read from the node's data directory")
-    path = Path(pki_dir) / "tomcat.pem"
-    try:
-        return load_certs_pem(path.read_bytes())
-    except FileNotFoundError:
-        raise NotFound(f"there is no web certificate in {pki_dir}: run sipoauth init") from None
-    except (OSError, PkiError) as exc:
-        raise InvalidValue(f"cannot read the web certificate: {exc}") from None
+async def _tomcat_chain(store: Store, node_name: str | None) -> list[x509.Certificate]:
+    if node_name is None:
+        raise InvalidValue("the tomcat store is a node's: name the node")
+    row = await store.identities.get(web_identity(node_name), with_key=False)
+    if row is None:
+        raise NotFound(
+            f"the database holds no web certificate of {node_name!r}: "
+            "run sipoauth init (or serve) on that node"
+        )
+    return load_certs_pem(row.chain_pem.encode("ascii"))
 
 
 async def list_certificates(
-    store: Store, store_name: str, *, pki_dir: Path | None = None
+    store: Store, store_name: str, *, node_name: str | None = None
 ) -> list[CertificateInfo]:
-    """The certificates of a store: for `tomcat` the node's chain, leaf first
-    (read from `pki_dir`); for a trust store its entries, by subject."""
+    """The certificates of a store: for `tomcat` the chain of node `node_name`,
+    leaf first, as the database holds it; for a trust store its entries."""
     name = _check_store(store_name)
     if name == "tomcat":
-        return [_info(name, cert) for cert in _read_tomcat(pki_dir)]
+        return [_info(name, cert) for cert in await _tomcat_chain(store, node_name)]
     return [
         CertificateInfo(
             store_name=name,
@@ -354,31 +365,63 @@ async def _require_node(store: Store, node_name: str) -> None:
         raise NotFound(f"server {node_name!r} is not configured")
 
 
-async def regenerate_tomcat(
-    store: Store, pki_dir: Path, *, node_name: str, hostname: str, now: datetime | None = None
-) -> CertificateInfo:
-    """Issue the node a new web certificate and key from its CA.
+def issue_node_certificate(
+    ca: Identity, *, node_name: str, hostname: str, now: datetime
+) -> Identity:
+    """A new web certificate for `node_name` naming `hostname` (and localhost),
+    issued by the cluster CA `ca` (PkiError when the cluster lacks its key)."""
+    if ca.key_pem is None:
+        raise PkiError(
+            "the cluster CA is external (its key is not in the database): upload "
+            f"a web certificate for {node_name} with sipoauth certificates upload-tomcat"
+        )
+    ca_cert = load_certs_pem(ca.chain_pem.encode("ascii"))[0]
+    ca_key = load_key_pem(ca.key_pem.encode("ascii"))
+    cert, key = issue_web_certificate(ca_cert, ca_key, hostname=hostname, now=now)
+    return Identity(
+        name=web_identity(node_name),
+        chain_pem=(cert_to_pem(cert) + cert_to_pem(ca_cert)).decode("ascii"),
+        key_pem=key_to_pem(key).decode("ascii"),
+    )
 
-    Refused when the CA key is not there (the certificate came from an
-    external CA: upload a new one instead).
+
+async def _cluster_ca(store: Store) -> Identity:
+    try:
+        ca = await store.identities.get(CA_IDENTITY)
+    except SecretRequired as exc:
+        raise Conflict(str(exc)) from None
+    if ca is None:
+        raise NotFound("the database holds no cluster CA: run sipoauth init")
+    return ca
+
+
+async def regenerate_tomcat(
+    store: Store, *, node_name: str, hostname: str, now: datetime | None = None
+) -> CertificateInfo:
+    """Issue node `node_name` a new web certificate and key from the cluster CA,
+    into the database; the node presents it from its next restart of the
+    services that use it (restart pending).
+
+    Refused when the cluster CA's key is not there (an external CA: upload a
+    new certificate instead).
     """
     await _require_node(store, node_name)
     at = _now(now)
-    try:
-        pki, _ = NodePki.load_or_create(Path(pki_dir), hostname=hostname, now=at)
-    except PkiError as exc:
-        raise InvalidValue(f"the node's certificates cannot be loaded: {exc}") from None
-    if pki.ca_key is None:
+    ca = await _cluster_ca(store)
+    if ca.key_pem is None:
         raise Conflict(
-            "the web certificate comes from an external CA (no ca.key): "
+            "the web certificate comes from an external CA (the cluster holds no CA key): "
             "upload a new one with sipoauth certificates upload-tomcat"
         )
     try:
-        cert, key = issue_web_certificate(pki.ca_cert, pki.ca_key, hostname=hostname, now=at)
-        write_web_identity(pki.directory, (cert, pki.ca_cert), key)
+        identity = issue_node_certificate(ca, node_name=node_name, hostname=hostname, now=at)
+        await store.identities.put(identity)
     except PkiError as exc:
         raise InvalidValue(f"cannot regenerate the web certificate: {exc}") from None
-    return await _tomcat_changed(store, node_name, "regenerate", (cert, pki.ca_cert))
+    except SecretRequired as exc:
+        raise Conflict(str(exc)) from None
+    chain = load_certs_pem(identity.chain_pem.encode("ascii"))
+    return await _tomcat_changed(store, node_name, "regenerate", chain)
 
 
 def _check_key(key: PrivateKey) -> None:
@@ -401,7 +444,6 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
 
 async def upload_tomcat(
     store: Store,
-    pki_dir: Path,
     *,
     node_name: str,
     cert_pem: bytes,
@@ -446,11 +488,8 @@ async def upload_tomcat(
         except PkiError:
             raise InvalidValue("the chain file is not a PEM certificate chain") from None
     elif not _issued_by(leaf, leaf):
-        pki_ca = Path(pki_dir) / "ca.pem"
-        try:
-            ca = load_certs_pem(pki_ca.read_bytes())
-        except (OSError, PkiError):
-            ca = []
+        ca_row = await store.identities.get(CA_IDENTITY, with_key=False)
+        ca = [] if ca_row is None else load_certs_pem(ca_row.chain_pem.encode("ascii"))
         if not ca or not _issued_by(leaf, ca[0]):
             raise InvalidValue(
                 "the chain of the certificate's issuer is missing: give it with --chain"
@@ -466,8 +505,13 @@ async def upload_tomcat(
     _check_validity(leaf, at, "the certificate")
     for cert in chain:
         _check_validity(cert, at, "chain certificate")
+    identity = Identity(
+        name=web_identity(node_name),
+        chain_pem=b"".join(cert_to_pem(cert) for cert in (leaf, *chain)).decode("ascii"),
+        key_pem=key_to_pem(key).decode("ascii"),
+    )
     try:
-        write_web_identity(Path(pki_dir), (leaf, *chain), key)
-    except PkiError as exc:
-        raise InvalidValue(str(exc)) from None
+        await store.identities.put(identity)
+    except SecretRequired as exc:
+        raise Conflict(str(exc)) from None
     return await _tomcat_changed(store, node_name, "upload", (leaf, *chain))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import sys
@@ -29,9 +30,17 @@ class CliContext:
     hostname: str
 
     async def open_store(self) -> Store:
+        """The store, unlocked with the data directory's cluster secret if it
+        has one (commands that read private keys need it)."""
         from sipoauth.store import Store
 
-        return await Store.open(self.database_url)
+        store = await Store.open(self.database_url)
+        try:
+            await store.unlock_from(self.data_dir)
+        except BaseException:
+            await store.close()
+            raise
+        return store
 
 
 def make_context(
@@ -46,6 +55,17 @@ def make_context(
         or database_url_for(data_dir.resolve())
     )
     return CliContext(data_dir, url, node_name or hostname, hostname)
+
+
+def with_overrides(
+    cli: CliContext, *, database_url: str | None = None, node_name: str | None = None
+) -> CliContext:
+    """``cli`` with what a command's own options give instead of the global ones."""
+    return dataclasses.replace(
+        cli,
+        database_url=database_url or cli.database_url,
+        node_name=node_name or cli.node_name,
+    )
 
 
 def get_context(ctx: typer.Context) -> CliContext:
@@ -64,12 +84,33 @@ def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
 
 
 async def with_store(ctx: CliContext, action: Callable[[Store], Awaitable[T]]) -> T:
-    """Open the store, run `action`, close the store."""
-    store = await ctx.open_store()
+    """Open the store, run `action`, close the store. A database error ends the
+    command with its message (not a traceback)."""
+    from sipoauth.store import StoreError
+
     try:
-        return await action(store)
-    finally:
-        await store.close()
+        try:
+            store = await ctx.open_store()
+        except ValueError as exc:  # an unusable cluster secret file
+            raise fail(str(exc)) from None
+        try:
+            return await action(store)
+        finally:
+            await store.close()
+    except StoreError as exc:
+        raise fail(store_error_text(exc)) from None
+
+
+def store_error_text(exc: Exception) -> str:
+    """What to print for a database error: its message when it is the
+    operator's to act on, a summary for a refused write (a race)."""
+    from sipoauth.store import IntegrityViolation, StoreUnavailable
+
+    if isinstance(exc, StoreUnavailable):
+        return f"the database is not available: {exc}"
+    if isinstance(exc, IntegrityViolation):
+        return "the database refused the change (it was changed meanwhile); try again"
+    return str(exc)
 
 
 def emit_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], as_json: bool) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from ._context import CliContext, fail, get_context
+from ._context import CliContext, fail, get_context, store_error_text, with_overrides
 from ._light import LogLevel
 
 if TYPE_CHECKING:  # the node (web application, uvicorn) is imported by the commands that run it
@@ -29,6 +29,12 @@ def _print_report(report: InitReport, as_json: bool) -> None:
         typer.echo(f"data directory {report.data_dir}: already initialised")
     for problem in report.web_problems:
         typer.echo(f"warning: web certificate: {problem}", err=True)
+    if report.secret_created and report.secret_path is not None:
+        typer.echo(
+            f"Cluster secret: {report.secret_path}. It opens every private key in the "
+            "database: keep a copy apart from database backups, and give one to each "
+            "node that joins (sipoauth init --cluster-secret-file)."
+        )
     if report.admin_password:
         typer.echo("")
         typer.echo("Admin sign-in (shown once, store it now):")
@@ -37,11 +43,15 @@ def _print_report(report: InitReport, as_json: bool) -> None:
         typer.echo("")
 
 
-async def _initialise(ctx: CliContext, password_file: Path | None) -> InitReport:
+async def _initialise(
+    ctx: CliContext, password_file: Path | None, secret_file: Path | None = None
+) -> InitReport:
     from sipoauth.node import initialise, read_password_file
+    from sipoauth.store import Store, StoreError, read_secret_file
 
     password = read_password_file(password_file) if password_file else None
-    store = await ctx.open_store()
+    secret = read_secret_file(secret_file) if secret_file else None
+    store = await Store.open(ctx.database_url)
     try:
         return await initialise(
             store,
@@ -49,7 +59,10 @@ async def _initialise(ctx: CliContext, password_file: Path | None) -> InitReport
             hostname=ctx.hostname,
             node_name=ctx.node_name,
             admin_password=password,
+            cluster_secret=secret,
         )
+    except StoreError as exc:
+        raise ValueError(store_error_text(exc)) from None
     finally:
         await store.close()
 
@@ -60,15 +73,34 @@ def init_command(
         Path | None,
         typer.Option(help="Read the admin password from this file instead of generating one."),
     ] = None,
+    cluster_secret_file: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="SIPOAUTH_CLUSTER_SECRET_FILE",
+            help="Join a cluster: a copy of cluster.secret from the data directory of "
+            "the cluster's first node (kept in this data directory, 0600).",
+        ),
+    ] = None,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            help="Database URL (same as the global --database-url), e.g. "
+            "postgresql://sipoauth@db.example.com/sipoauth for a cluster.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Create the data directory, CA, web certificate, authz keys, schema and admin account.
+    """Create the data directory, cluster secret, CA, web certificate, authz keys,
+    schema and admin account; or join the cluster whose database is given.
 
-    Safe to run again: what exists is reused unchanged.
+    Safe to run again: what exists is reused unchanged. The first node of a
+    database makes the cluster secret (cluster.secret in its data directory);
+    every other node is initialised with a copy (--cluster-secret-file).
     """
-    cli = get_context(ctx)
+    cli = with_overrides(get_context(ctx), database_url=database)
     try:
-        report = asyncio.run(_initialise(cli, admin_password_file))
+        report = asyncio.run(_initialise(cli, admin_password_file, cluster_secret_file))
     except (OSError, ValueError) as exc:
         raise fail(str(exc)) from None
     if as_json:
@@ -81,6 +113,9 @@ def init_command(
                 "admin_password": report.admin_password,
                 "ca_fingerprint": report.ca_fingerprint,
                 "web_fingerprint": report.web_fingerprint,
+                "cluster_secret_file": (
+                    None if report.secret_path is None else str(report.secret_path)
+                ),
             },
             sys.stdout,
             indent=2,
@@ -103,13 +138,22 @@ def serve_command(
         LogLevel, typer.Option(help="debug, info, warning or error (logs go to stderr).")
     ] = "info",
     log_json: Annotated[bool, typer.Option(help="Logs as JSON lines.")] = False,
+    node: Annotated[
+        str | None,
+        typer.Option("--node", help="This node's server name (same as the global --node)."),
+    ] = None,
 ) -> None:
-    """Start a node: initialise on first start, open the listeners, run until SIGINT/SIGTERM."""
+    """Start a node: initialise on first start, open the listeners, run until SIGINT/SIGTERM.
+
+    A node joining a cluster is initialised first (sipoauth init
+    --cluster-secret-file); serve then needs only the data directory, the
+    database URL and the node's name.
+    """
     from sipoauth.node import NodeConfig
     from sipoauth.node._logging import configure_logging
 
     configure_logging(log_level, json=log_json)
-    cli = get_context(ctx)
+    cli = with_overrides(get_context(ctx), node_name=node)
     config = NodeConfig(
         data_dir=cli.data_dir,
         database_url=cli.database_url,

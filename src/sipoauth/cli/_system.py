@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from sipoauth._defaults import PKI_DIR
-
 from ._context import emit_table, fail, get_context, run, with_store
 from ._light import PORT_FIELDS
 
@@ -311,10 +309,6 @@ def license_allow_export_controlled(
 # -- certificates ----------------------------------------------------------------------
 
 
-def _pki_dir(ctx: typer.Context) -> Path:
-    return get_context(ctx).data_dir / PKI_DIR
-
-
 def _cert_row(info: admin.CertificateInfo) -> dict[str, Any]:
     return {
         "store": info.store_name,
@@ -340,8 +334,8 @@ def certificates_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List a store's certificates with subject, issuer, validity and SHA-256 fingerprint."""
-    pki_dir = _pki_dir(ctx)
-    infos = _call(ctx, lambda store: admin.list_certificates(store, store_name, pki_dir=pki_dir))
+    node = get_context(ctx).node_name
+    infos = _call(ctx, lambda store: admin.list_certificates(store, store_name, node_name=node))
     emit_table(
         [_cert_row(i) for i in infos],
         ["subject", "issuer", "not_before", "not_after", "fingerprint"],
@@ -388,15 +382,14 @@ def certificates_regenerate(
     ctx: typer.Context,
     store_name: Annotated[str, typer.Argument(metavar="STORE", help="tomcat.")],
 ) -> None:
-    """Regenerate this node's tomcat certificate (issued by the node CA)."""
+    """Regenerate this node's tomcat certificate (issued by the cluster CA)."""
     if store_name.strip().lower() != "tomcat":
         raise fail("only the tomcat certificate is regenerated: certificates regenerate tomcat")
     cli = get_context(ctx)
-    pki_dir = _pki_dir(ctx)
     info = _call(
         ctx,
         lambda store: admin.regenerate_tomcat(
-            store, pki_dir, node_name=cli.node_name, hostname=cli.hostname
+            store, node_name=cli.node_name, hostname=cli.hostname
         ),
     )
     _tomcat_done(info)
@@ -411,7 +404,6 @@ def certificates_upload_tomcat(
 ) -> None:
     """Replace this node's tomcat certificate with an uploaded one."""
     cli = get_context(ctx)
-    pki_dir = _pki_dir(ctx)
     cert_pem = _read(cert, "certificate")
     key_pem = _read(key, "key")
     chain_pem = None if chain is None else _read(chain, "chain")
@@ -419,7 +411,6 @@ def certificates_upload_tomcat(
         ctx,
         lambda store: admin.upload_tomcat(
             store,
-            pki_dir,
             node_name=cli.node_name,
             cert_pem=cert_pem,
             key_pem=key_pem,

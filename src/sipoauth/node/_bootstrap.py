@@ -18,9 +18,21 @@ from argon2 import PasswordHasher
 from sipoauth._defaults import PKI_DIR as PKI_DIR  # re-exported (the CLI reads it lightly)
 from sipoauth.admin import _settings as keys_
 from sipoauth.admin import ensure_default_profiles, new_authz_key
-from sipoauth.pki import NodePki, cert_to_pem, fingerprint_sha256
-from sipoauth.store import DATABASE_FILE, JsonValue, Store, TrustedCert
+from sipoauth.pki import PkiError, cert_to_pem, fingerprint_sha256
+from sipoauth.store import (
+    DATABASE_FILE,
+    SECRET_FILE,
+    JsonValue,
+    Store,
+    TrustedCert,
+    WrongSecret,
+    new_secret,
+    read_secret_file,
+    write_secret_file,
+)
 from sipoauth.store import Node as NodeRow
+
+from ._identity import sync_identity
 
 ADMIN_USER = "admin"
 
@@ -39,6 +51,10 @@ class InitReport:
     ca_fingerprint: str = ""
     web_fingerprint: str = ""
     web_problems: list[str] = field(default_factory=list)
+    secret_path: Path | None = None
+    """Set when the cluster secret file was written now."""
+    secret_created: bool = False
+    """The cluster secret was made now (this is the cluster's first node)."""
 
 
 def read_password_file(path: Path) -> str:
@@ -56,6 +72,57 @@ def _restrict_database_files(data_dir: Path) -> None:
         path.chmod(0o600)
 
 
+async def unlock_store(store: Store, data_dir: Path) -> None:
+    """Unlock ``store`` with the secret in ``data_dir`` (a node that starts or an
+    admin command on a node). Without the file: nothing to do on a database
+    that has no secret; ValueError on one that has."""
+    if not await store.unlock_from(data_dir) and await store.has_secret():
+        raise ValueError(
+            f"{data_dir / SECRET_FILE} is missing: this node needs the cluster secret "
+            "(sipoauth init --cluster-secret-file with a copy of the publisher's)"
+        )
+
+
+async def _cluster_secret(
+    store: Store, data_dir: Path, given: bytes | None, report: InitReport
+) -> None:
+    """Unlock ``store`` with the cluster secret: the one given, else the data
+    directory's, else (first node of the database) a new one, written there.
+    The secret is kept in ``<data-dir>/cluster.secret`` (0600) either way."""
+    path = data_dir / SECRET_FILE
+    local = read_secret_file(path) if path.exists() else None
+    if given is not None and local is not None and given != local:
+        raise ValueError(f"{path} holds another cluster secret than the one given")
+    secret = given or local
+    if secret is None:
+        if await store.has_secret():
+            raise ValueError(
+                "this database belongs to a cluster: give its secret with "
+                "--cluster-secret-file (a copy of cluster.secret from the "
+                "publisher's data directory)"
+            )
+        # The first node: the file first, so the database never knows a secret
+        # that nobody holds.
+        secret = new_secret()
+        write_secret_file(path, secret)
+        try:
+            await store.unlock(secret)
+        except WrongSecret:  # another node was first, a moment ago
+            path.unlink()
+            raise
+        report.created.append(f"cluster secret in {path} (0600)")
+        report.secret_path, report.secret_created = path, True
+    else:
+        await store.unlock(secret)  # a wrong secret is refused before anything is written
+        if local is None:
+            write_secret_file(path, secret)
+            report.created.append(f"cluster secret copied to {path} (0600)")
+            report.secret_path = path
+    sealed = await store.keys.seal_plain() + await store.identities.seal_plain()
+    if sealed:
+        report.created.append(f"{sealed} private keys sealed with the cluster secret")
+
+
 async def initialise(
     store: Store,
     *,
@@ -64,21 +131,33 @@ async def initialise(
     node_name: str,
     admin_password: str | None = None,
     now: datetime | None = None,
+    cluster_secret: bytes | None = None,
 ) -> InitReport:
-    """Create (first time) or check (later) everything a node needs to start."""
+    """Create (first time) or check (later) everything a node needs to start.
+
+    ``cluster_secret``: the secret of the cluster this node joins (a copy of
+    the first node's ``cluster.secret``); needed for a database that has one
+    unless the data directory already holds it.
+    """
     now = now or datetime.now(UTC)
     report = InitReport(data_dir=data_dir, database_url=store.url)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 
-    pki, pki_created = NodePki.load_or_create(data_dir / PKI_DIR, hostname=hostname, now=now)
-    if pki_created:
-        report.created.append(f"local CA and web certificate in {data_dir / PKI_DIR}")
+    await store.migrate()
+    _restrict_database_files(data_dir)
+    await _cluster_secret(store, data_dir, cluster_secret, report)
+
+    try:
+        sync = await sync_identity(
+            store, data_dir / PKI_DIR, node_name=node_name, hostname=hostname, now=now
+        )
+    except PkiError as exc:
+        raise ValueError(f"certificates: {exc.description}") from None
+    pki = sync.pki
+    report.created.extend(sync.created)
     report.ca_fingerprint = fingerprint_sha256(pki.ca_cert)
     report.web_fingerprint = fingerprint_sha256(pki.web_cert)
     report.web_problems = pki.web_cert_problems(now)
-
-    await store.migrate()
-    _restrict_database_files(data_dir)
 
     current = await store.settings.get_many()
     fresh: dict[str, JsonValue] = {}

@@ -35,13 +35,14 @@ from sipoauth.registrar import (
     Registrar,
     RegistrarSettings,
 )
-from sipoauth.store import CATCH_UP, Store
+from sipoauth.store import CATCH_UP, Store, StoreError
 from sipoauth.web import ApiContext, build_web_app
 
-from ._bootstrap import PKI_DIR
+from ._bootstrap import PKI_DIR, unlock_store
 from ._config import NodeConfig
 from ._control import ControlChannel
 from ._flows import FlowTable
+from ._identity import sync_identity
 from ._keys import token_context
 from ._logging import configure_logging
 from ._memory import release_free_memory
@@ -115,13 +116,44 @@ class Node:
     @classmethod
     async def open(cls, config: NodeConfig) -> Node:
         """Open the node's PKI and store; `start` loads the configuration."""
-        pki, created = NodePki.load_or_create(
-            config.data_dir / PKI_DIR, hostname=config.hostname, now=datetime.now(UTC)
-        )
-        if created:
-            log.warning("pki was missing and has been created", dir=str(config.data_dir))
         store = await Store.open(config.database_url)
-        return cls(config, store, pki)
+        try:
+            await unlock_store(store, config.data_dir)
+            sync = await sync_identity(
+                store,
+                config.data_dir / PKI_DIR,
+                node_name=config.node_name,
+                hostname=config.hostname,
+                now=datetime.now(UTC),
+            )
+        except BaseException:
+            await store.close()
+            raise
+        for what in sync.created:
+            log.warning("created at start", what=what)
+        if sync.written:
+            log.info("certificates written from the database", files=sync.written)
+        return cls(config, store, sync.pki)
+
+    async def refresh_identity(self) -> NodePki:
+        """This node's certificates as the database has them now (a service that
+        presents them is starting: an upload or regeneration takes effect). On a
+        database outage the files of ``pki/`` serve as they are."""
+        try:
+            sync = await sync_identity(
+                self.store,
+                self.config.data_dir / PKI_DIR,
+                node_name=self.config.node_name,
+                hostname=self.config.hostname,
+                now=datetime.now(UTC),
+            )
+        except StoreError as exc:
+            log.warning("certificates not refreshed from the database", error=str(exc))
+            return self.pki
+        if sync.written:
+            log.info("certificates written from the database", files=sync.written)
+        self.pki = sync.pki
+        return self.pki
 
     @property
     def listeners(self) -> list[Listener]:
@@ -311,7 +343,6 @@ class Node:
                 store=self.store,
                 node_name=self.config.node_name,
                 hostname=self.config.hostname,
-                pki_dir=self.pki.directory,
             ),
         )
 

@@ -133,7 +133,8 @@ class CallManagerService:
             max_message_size=config.max_message_size,
             handshake_timeout=config.handshake_timeout,
         )
-        chain, key = node.pki.web_chain_path, node.pki.web_key_path
+        pki = await node.refresh_identity()
+        chain, key = pki.web_chain_path, pki.web_key_path
         specs = [
             ListenerSpec(
                 "SIP Phone OAuth Port",
@@ -213,7 +214,8 @@ class TomcatService:
         ports = await node.ports()
         if node.authz is None:
             await node.load()
-        chain, key = node.pki.web_chain_path, node.pki.web_key_path
+        pki = await node.refresh_identity()
+        chain, key = pki.web_chain_path, pki.web_key_path
         context = web_ssl_context(
             server_ssl_context(chain, key), [*node.trust_pems, *node.mic_trust_pems]
         )
@@ -268,7 +270,8 @@ class TftpService:
         if node.registrar is None or not node.catalog.loaded:
             await node.load()
         catalog = node.catalog
-        chain, key = node.pki.web_chain_path, node.pki.web_key_path
+        pki = await node.refresh_identity()
+        chain, key = pki.web_chain_path, pki.web_key_path
         secure = web_ssl_context(
             server_ssl_context(chain, key), [*node.trust_pems, *node.mic_trust_pems]
         )

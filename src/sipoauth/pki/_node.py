@@ -20,9 +20,11 @@ A certificate that is expired, about to expire or does not name the host is
 not replaced either: :meth:`NodePki.web_cert_problems` lists it for the node
 to print, and the operator decides (REFERENCE-BEHAVIOUR "Operations").
 
-An operator may install a web certificate signed by another CA: put its chain
-in ``tomcat.pem``/``tomcat.key``, the CA in ``ca.pem`` and remove ``ca.key``;
-``ca_key`` is then ``None``.
+In a node the database is the authority (``node/_identity.py``): the first
+node of a cluster stores what these files hold, and from then on every node
+writes them from the database at start. A web certificate from another CA is
+installed with ``sipoauth certificates upload-tomcat``; ``ca.key`` is absent on
+nodes other than the first (``ca_key`` is then ``None``).
 """
 
 from __future__ import annotations

@@ -25,6 +25,13 @@ from ._errors import (
 )
 from ._grants import GrantRecord, GrantsRepository
 from ._groups import CallManagerGroup, CallManagerGroupRecord, CallManagerGroupsRepository
+from ._identities import (
+    CA_IDENTITY,
+    IdentitiesRepository,
+    Identity,
+    IdentityRecord,
+    web_identity,
+)
 from ._keys import Key, KeyRecord, KeysRepository
 from ._migrate import alembic_config, head_revision
 from ._mra import MraDomain, MraDomainRecord, MraDomainsRepository
@@ -37,6 +44,14 @@ from ._registrations import (
     RegistrationKey,
     RegistrationRecord,
     RegistrationsRepository,
+)
+from ._seal import (
+    SECRET_FILE,
+    SecretRequired,
+    WrongSecret,
+    new_secret,
+    read_secret_file,
+    write_secret_file,
 )
 from ._services import (
     NodeServiceRecord,
@@ -66,8 +81,10 @@ from ._users import User, UserRecord, UsersRepository
 
 __all__ = [
     "CATCH_UP",
+    "CA_IDENTITY",
     "DATABASE_FILE",
     "MAX_PAYLOAD_BYTES",
+    "SECRET_FILE",
     "SERVICES",
     "ActivationCode",
     "ActivationCodeRecord",
@@ -99,6 +116,9 @@ __all__ = [
     "EdgesRepository",
     "GrantRecord",
     "GrantsRepository",
+    "IdentitiesRepository",
+    "Identity",
+    "IdentityRecord",
     "IntegrityViolation",
     "InvalidReference",
     "JsonValue",
@@ -126,6 +146,7 @@ __all__ = [
     "RegistrationRecord",
     "RegistrationTransport",
     "RegistrationsRepository",
+    "SecretRequired",
     "SecurityMode",
     "SecurityProfile",
     "SecurityProfileRecord",
@@ -147,8 +168,13 @@ __all__ = [
     "User",
     "UserRecord",
     "UsersRepository",
+    "WrongSecret",
     "alembic_config",
     "database_url_for",
     "head_revision",
+    "new_secret",
     "normalise_url",
+    "read_secret_file",
+    "web_identity",
+    "write_secret_file",
 ]

@@ -20,7 +20,9 @@ from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from . import _models as m
 from ._errors import translate
+from ._seal import SECRET_CHECK_SETTING, SECRET_FILE, SealSlot, SecretRequired
 
 __all__ = ["Clock", "Repository", "StoreContext", "WriteGate"]
 
@@ -74,6 +76,8 @@ class StoreContext:
     """``"sqlite"`` or ``"postgresql"``."""
     gate: WriteGate = field(default_factory=lambda: WriteGate(False))
     """Queues this process's write transactions (SQLite)."""
+    seal: SealSlot = field(default_factory=SealSlot)
+    """Seals private keys at rest once the store has the cluster secret."""
 
 
 def _unwrap(error: exc.StatementError) -> Exception:
@@ -113,6 +117,24 @@ class Repository:
             raise translate(error) from error
         except exc.StatementError as error:
             raise _unwrap(error) from error
+
+    async def _seal(self, session: AsyncSession, plaintext: str, *, name: str) -> str:
+        """What to store for a private value ``name``: sealed when the store has
+        the cluster secret; plain only in a database that never had a secret
+        (``init`` seals those values once it has one)."""
+        sealer = self._ctx.seal.sealer
+        if sealer is not None:
+            return sealer.seal(plaintext, name=name)
+        if await session.get(m.Setting, SECRET_CHECK_SETTING) is not None:
+            raise SecretRequired(
+                f"{name} must be sealed: this needs the cluster secret "
+                f"({SECRET_FILE} in the data directory, or --cluster-secret-file)"
+            )
+        return plaintext
+
+    def _open(self, text: str, *, name: str) -> str:
+        """The plaintext of a stored private value (see :class:`SealSlot`)."""
+        return self._ctx.seal.open(text, name=name)
 
     def _insert(self, entity: Any) -> Any:
         """A dialect INSERT offering ``on_conflict_do_update`` / ``excluded``.

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from . import _models as m
 from ._base import Repository
+from ._seal import is_sealed
 from ._types import KeyPurpose
 
 __all__ = ["Key", "KeyRecord", "KeysRepository"]
@@ -37,21 +38,42 @@ class KeyRecord(Key):
     issued before a rotation stay verifiable until they expire."""
 
 
-def _record(row: m.Key) -> KeyRecord:
+def _name(kid: str) -> str:
+    """What a key's sealed material is bound to (associated data)."""
+    return f"key {kid}"
+
+
+def _record(row: m.Key, material: str) -> KeyRecord:
     return KeyRecord(
         kid=row.kid,
         purpose=row.purpose,
         alg=row.alg,
-        material=row.material,
+        material=material,
         created_at=row.created_at,
         active=row.active,
     )
 
 
 class KeysRepository(Repository):
-    """``store.keys``."""
+    """``store.keys``. Material is sealed at rest under the cluster secret
+    (``_seal``); records carry it opened, so reading a sealed key needs a
+    store that was given the secret (SecretRequired otherwise)."""
 
     __slots__ = ()
+
+    def _opened(self, row: m.Key) -> KeyRecord:
+        return _record(row, self._open(row.material, name=_name(row.kid)))
+
+    async def seal_plain(self) -> int:
+        """Seal every key still stored plain (from before the cluster had a
+        secret); how many. Needs the secret."""
+        count = 0
+        async with self._write() as session:
+            for row in await session.scalars(select(m.Key).order_by(m.Key.kid)):
+                if not is_sealed(row.material):
+                    row.material = await self._seal(session, row.material, name=_name(row.kid))
+                    count += 1
+        return count
 
     async def add(self, key: Key, *, active: bool = True) -> KeyRecord:
         """Store a new key (AlreadyExists when the ``kid`` is taken)."""
@@ -59,20 +81,21 @@ class KeysRepository(Repository):
             kid=key.kid,
             purpose=key.purpose,
             alg=key.alg,
-            material=key.material,
+            material="",
             created_at=self._now(),
             active=active,
         )
         async with self._write() as session:
+            row.material = await self._seal(session, key.material, name=_name(key.kid))
             session.add(row)
             await session.flush()
-            return _record(row)
+            return _record(row, key.material)
 
     async def get(self, kid: str) -> KeyRecord | None:
         """The key with that id, active or not."""
         async with self._read() as session:
             row = await session.get(m.Key, kid)
-            return None if row is None else _record(row)
+            return None if row is None else self._opened(row)
 
     async def active(self, purpose: KeyPurpose) -> list[KeyRecord]:
         """Active keys of ``purpose``, newest first."""
@@ -82,7 +105,7 @@ class KeysRepository(Repository):
             .order_by(m.Key.created_at.desc(), m.Key.kid)
         )
         async with self._read() as session:
-            return [_record(row) for row in await session.scalars(query)]
+            return [self._opened(row) for row in await session.scalars(query)]
 
     async def list(self, purpose: KeyPurpose | None = None) -> list[KeyRecord]:
         """All keys (of ``purpose``), newest first."""
@@ -90,7 +113,7 @@ class KeysRepository(Repository):
         if purpose is not None:
             query = query.where(m.Key.purpose == purpose)
         async with self._read() as session:
-            return [_record(row) for row in await session.scalars(query)]
+            return [self._opened(row) for row in await session.scalars(query)]
 
     async def replace(self, purpose: KeyPurpose, new: Key) -> KeyRecord:
         """Rotate: deactivate every key of ``purpose`` and add ``new``, atomically."""
@@ -100,17 +123,18 @@ class KeysRepository(Repository):
             kid=new.kid,
             purpose=new.purpose,
             alg=new.alg,
-            material=new.material,
+            material="",
             created_at=self._now(),
             active=True,
         )
         async with self._write() as session:
+            row.material = await self._seal(session, new.material, name=_name(new.kid))
             await session.execute(
                 update(m.Key).where(m.Key.purpose == purpose).values(active=False)
             )
             session.add(row)
             await session.flush()
-            return _record(row)
+            return _record(row, new.material)
 
     async def deactivate(self, kid: str) -> bool:
         """Stop using a key for new tokens; False when there is no such key."""

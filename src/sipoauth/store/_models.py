@@ -397,6 +397,18 @@ class TrustedCert(Base):
     not_before: Mapped[datetime | None]
 
 
+class PkiIdentity(Base):
+    """A certificate chain and its private key, sealed (revision 0005): the
+    cluster CA (``ca``) and each node's web certificate (``tomcat:<node>``)."""
+
+    __tablename__ = "pki_identities"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    chain_pem: Mapped[str] = mapped_column(Text)
+    key_pem: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
 class Registration(Base):
     """Mirror of a binding held in the memory of one node (write-behind)."""
 

@@ -55,6 +55,15 @@ class SettingsRepository(Repository):
         async with self._write() as session:
             await session.execute(stmt, rows)
 
+    async def add_if_absent(self, key: str, value: JsonValue) -> bool:
+        """Set ``key`` unless it is set (another process may race): True if set now."""
+        insert = self._insert(m.Setting)
+        stmt = insert.values(key=key, value=value, updated_at=self._now())
+        stmt = stmt.on_conflict_do_nothing(index_elements=[m.Setting.key])
+        async with self._write() as session:
+            result = await session.execute(stmt)
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
     async def delete(self, key: str) -> bool:
         """Forget ``key`` (back to its default); False when it was not set."""
         async with self._write() as session:

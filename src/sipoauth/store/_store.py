@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import Literal, cast
 
@@ -25,6 +26,7 @@ from ._edges import EdgesRepository
 from ._errors import translate
 from ._grants import GrantsRepository
 from ._groups import CallManagerGroupsRepository
+from ._identities import IdentitiesRepository
 from ._keys import KeysRepository
 from ._mra import MraDomainsRepository
 from ._nodes import NodesRepository
@@ -32,6 +34,7 @@ from ._notify import LogNotifier, Notifier, PgNotifier, Subscription, check_noti
 from ._profiles import ProfilesRepository
 from ._refresh import RefreshTokensRepository
 from ._registrations import RegistrationsRepository
+from ._seal import SECRET_CHECK_SETTING, SECRET_FILE, Sealer, WrongSecret, read_secret_file
 from ._services import NodeServicesRepository, ServiceCommandsRepository
 from ._settings import SettingsRepository
 from ._urls import WRITE_OPTION, make_async_engine, normalise_url
@@ -109,6 +112,8 @@ class Store:
     """REST API bearer tokens (hashes)."""
     callmanager_groups: CallManagerGroupsRepository
     """CallManager groups: the ordered servers of a device's config file."""
+    identities: IdentitiesRepository
+    """The cluster CA and the nodes' web certificates, keys sealed."""
 
     def __init__(
         self, url: URL, engine: AsyncEngine, *, clock: Clock, options: StoreOptions
@@ -150,6 +155,8 @@ class Store:
         self.service_commands = ServiceCommandsRepository(ctx)
         self.admin_tokens = AdminTokensRepository(ctx)
         self.callmanager_groups = CallManagerGroupsRepository(ctx)
+        self.identities = IdentitiesRepository(ctx)
+        self._seal = ctx.seal
         self._notifier: Notifier
         if dialect == "postgresql":
             conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -211,6 +218,45 @@ class Store:
         """The revision the database is at; None when it was never migrated."""
         async with self._engine.connect() as connection:
             return await connection.run_sync(_migrate.current_revision)
+
+    @property
+    def unlocked(self) -> bool:
+        """Whether the store has the cluster secret (see :meth:`unlock`)."""
+        return self._seal.sealer is not None
+
+    async def has_secret(self) -> bool:
+        """Whether the database has a cluster secret (its check value)."""
+        return await self.settings.get(SECRET_CHECK_SETTING) is not None
+
+    async def unlock(self, secret: bytes) -> bool:
+        """Seal and open private keys with the cluster ``secret`` from now on.
+
+        The database keeps the secret's check value: a different secret is
+        refused (WrongSecret) before it is used. A database without one takes
+        this secret's (the first node of a cluster); True then.
+        """
+        sealer = Sealer(secret)
+        stored = await self.settings.get(SECRET_CHECK_SETTING)
+        created = False
+        if stored is None:
+            created = await self.settings.add_if_absent(SECRET_CHECK_SETTING, sealer.check)
+            stored = await self.settings.get(SECRET_CHECK_SETTING)
+        if not isinstance(stored, str) or not sealer.matches(stored):
+            raise WrongSecret(
+                "the cluster secret given is not this cluster's: copy cluster.secret "
+                "from the publisher's data directory"
+            )
+        self._seal.sealer = sealer
+        return created
+
+    async def unlock_from(self, data_dir: Path) -> bool:
+        """:meth:`unlock` with the secret file of ``data_dir``, if it has one
+        (False when it has none). ValueError when the file is unusable."""
+        path = data_dir / SECRET_FILE
+        if not path.exists():
+            return False
+        await self.unlock(read_secret_file(path))
+        return True
 
     async def notify(self, channel: str, payload: str = "") -> None:
         """Tell every listener of ``channel`` (in every process) ``payload``.

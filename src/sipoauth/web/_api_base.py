@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import Depends, Request, Security
@@ -96,8 +95,6 @@ class ApiContext:
     """This node's server name: publisher-only commands are checked against it."""
     hostname: str
     """The node's host name (the web certificate names it)."""
-    pki_dir: Path
-    """The node's certificate directory (the ``tomcat`` store)."""
     settings: ApiSettings = field(default_factory=ApiSettings)
     now: Callable[[], datetime] = _utc_now
     """Wall clock (token expiry, activation codes, registrations)."""

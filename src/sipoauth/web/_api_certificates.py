@@ -130,7 +130,7 @@ async def _upload_bytes(request: Request) -> bytes:
 @router.get("/certificates/{store}", operation_id="list_certificates")
 async def list_certificates(ctx: Ctx, store: StoreName) -> list[CertificateOut]:
     """The certificates of a store (`tomcat`: this node's chain, leaf first)."""
-    infos = await admin.list_certificates(ctx.store, store, pki_dir=ctx.pki_dir)
+    infos = await admin.list_certificates(ctx.store, store, node_name=ctx.node_name)
     return [CertificateOut.of(info) for info in infos]
 
 
@@ -143,7 +143,7 @@ async def regenerate_tomcat(ctx: Ctx, who: Who) -> CertificateOut:
     Tomcat become restart pending)."""
     with admin.acting_as(who.actor):
         info = await admin.regenerate_tomcat(
-            ctx.store, ctx.pki_dir, node_name=ctx.node_name, hostname=ctx.hostname
+            ctx.store, node_name=ctx.node_name, hostname=ctx.hostname
         )
     return CertificateOut.of(info)
 
@@ -154,7 +154,6 @@ async def upload_tomcat(ctx: Ctx, who: Who, body: TomcatUpload) -> CertificateOu
     with admin.acting_as(who.actor):
         info = await admin.upload_tomcat(
             ctx.store,
-            ctx.pki_dir,
             node_name=ctx.node_name,
             cert_pem=body.certificate.encode("utf-8"),
             key_pem=body.private_key.get_secret_value().encode("utf-8"),

@@ -89,7 +89,7 @@ async def certificates(
     name = current.query.get("store", "tomcat")
     if name not in admin.CERTIFICATE_STORES:
         name = "tomcat"
-    rows = await admin.list_certificates(ctx.store, name, pki_dir=ctx.pki_dir)
+    rows = await admin.list_certificates(ctx.store, name, node_name=ctx.node_name)
     state = state or FormState(values={"purpose": name if name != "tomcat" else "tomcat-trust"})
     return current.render(
         "certificates.html",
@@ -133,7 +133,6 @@ async def upload_tomcat(current: Page) -> Response:
     try:
         info = await admin.upload_tomcat(
             ctx.store,
-            ctx.pki_dir,
             node_name=ctx.node_name,
             cert_pem=values["cert_pem"].encode("utf-8"),
             key_pem=values["key_pem"].encode("utf-8"),
@@ -158,7 +157,7 @@ async def delete(current: Page) -> Response:
     if current.request.method == "POST" and current.value("confirm") == "yes":
         await admin.delete_certificate(current.ctx.store, name, fingerprint)
         return current.redirect(back, f"Deleted the certificate from {name}.")
-    rows = await admin.list_certificates(current.ctx.store, name, pki_dir=current.ctx.pki_dir)
+    rows = await admin.list_certificates(current.ctx.store, name, node_name=current.ctx.node_name)
     row = next((r for r in rows if r.fingerprint == fingerprint), None)
     if row is None:
         raise admin.NotFound(f"{name} holds no certificate {fingerprint}")
@@ -180,7 +179,7 @@ async def regenerate(current: Page) -> Response:
     if current.request.method == "POST" and current.value("confirm") == "yes":
         ctx = current.ctx
         info = await admin.regenerate_tomcat(
-            ctx.store, ctx.pki_dir, node_name=ctx.node_name, hostname=ctx.hostname
+            ctx.store, node_name=ctx.node_name, hostname=ctx.hostname
         )
         pending = ", ".join(info.restart_pending)
         return current.redirect(
