@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Final, Literal
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -45,6 +45,7 @@ from sipoauth.pki import (
     cert_to_pem,
     fingerprint_sha256,
     issue_web_certificate,
+    issued_by,
     key_to_pem,
     load_certs_pem,
     load_key_pem,
@@ -434,14 +435,6 @@ def _check_key(key: PrivateKey) -> None:
         raise InvalidValue("the ECDSA key must be on P-256, P-384 or P-521")
 
 
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
 async def upload_tomcat(
     store: Store,
     *,
@@ -487,16 +480,16 @@ async def upload_tomcat(
             chain = load_certs_pem(chain_pem)
         except PkiError:
             raise InvalidValue("the chain file is not a PEM certificate chain") from None
-    elif not _issued_by(leaf, leaf):
+    elif not issued_by(leaf, leaf):
         ca_row = await store.identities.get(CA_IDENTITY, with_key=False)
         ca = [] if ca_row is None else load_certs_pem(ca_row.chain_pem.encode("ascii"))
-        if not ca or not _issued_by(leaf, ca[0]):
+        if not ca or not issued_by(leaf, ca[0]):
             raise InvalidValue(
                 "the chain of the certificate's issuer is missing: give it with --chain"
             )
         chain = ca[:1]
     for child, parent in zip([leaf, *chain], chain, strict=False):
-        if not _issued_by(child, parent):
+        if not issued_by(child, parent):
             raise InvalidValue(
                 f"the chain does not lead to the certificate's issuer: "
                 f"{parent.subject.rfc4514_string()!r} did not issue "

@@ -27,10 +27,8 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Final
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 
 from sipoauth.admin import issue_node_certificate
 from sipoauth.pki import (
@@ -38,20 +36,17 @@ from sipoauth.pki import (
     PkiError,
     PrivateKey,
     cert_to_pem,
+    issued_by,
     key_to_pem,
     load_cert_pem,
     load_certs_pem,
     load_key_pem,
 )
 from sipoauth.pki._files import PRIVATE_MODE, PUBLIC_MODE, write_atomic
+from sipoauth.pki._node import CA_CERT_FILE, CA_KEY_FILE, WEB_CERT_FILE, WEB_KEY_FILE
 from sipoauth.store import CA_IDENTITY, AlreadyExists, Identity, Store, web_identity
 
 __all__ = ["IdentitySync", "sync_identity"]
-
-_CA_CERT: Final = "ca.pem"
-_CA_KEY: Final = "ca.key"
-_WEB_CERT: Final = "tomcat.pem"
-_WEB_KEY: Final = "tomcat.key"
 
 
 @dataclass(slots=True)
@@ -80,17 +75,9 @@ def _key_text(key: PrivateKey) -> str:
     return key_to_pem(key).decode("ascii")
 
 
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
 def _adoptable(pki_dir: Path, ca_cert: x509.Certificate) -> Identity | None:
     """The ``pki/`` web certificate, if it is whole and chains to ``ca_cert``."""
-    chain_pem, key_pem = _read(pki_dir / _WEB_CERT), _read(pki_dir / _WEB_KEY)
+    chain_pem, key_pem = _read(pki_dir / WEB_CERT_FILE), _read(pki_dir / WEB_KEY_FILE)
     if chain_pem is None or key_pem is None:
         return None
     try:
@@ -100,7 +87,7 @@ def _adoptable(pki_dir: Path, ca_cert: x509.Certificate) -> Identity | None:
         return None
     if chain[0].public_key() != key.public_key():
         return None
-    if not any(cert == ca_cert or _issued_by(cert, ca_cert) for cert in chain):
+    if not any(cert == ca_cert or issued_by(cert, ca_cert) for cert in chain):
         return None
     return Identity(name="", chain_pem=chain_pem.decode("ascii"), key_pem=key_pem.decode("ascii"))
 
@@ -135,19 +122,19 @@ def _materialise(pki_dir: Path, ca_pem: bytes, web: Identity, written: list[str]
     assert web.key_pem is not None
     pki_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(pki_dir, 0o700)
-    old_key = _read(pki_dir / _CA_KEY)
+    old_key = _read(pki_dir / CA_KEY_FILE)
     if old_key is not None:
         try:
             mismatch = load_key_pem(old_key).public_key() != load_cert_pem(ca_pem).public_key()
         except PkiError:
             mismatch = True
         if mismatch:
-            os.replace(pki_dir / _CA_KEY, pki_dir / f"{_CA_KEY}.previous")
-            written.append(f"{_CA_KEY} (moved to {_CA_KEY}.previous)")
-    _write_if_changed(pki_dir / _CA_CERT, ca_pem, PUBLIC_MODE, written)
+            os.replace(pki_dir / CA_KEY_FILE, pki_dir / f"{CA_KEY_FILE}.previous")
+            written.append(f"{CA_KEY_FILE} (moved to {CA_KEY_FILE}.previous)")
+    _write_if_changed(pki_dir / CA_CERT_FILE, ca_pem, PUBLIC_MODE, written)
     # Key first: a crash in between leaves a pair the next start rewrites.
-    _write_if_changed(pki_dir / _WEB_KEY, web.key_pem.encode("ascii"), PRIVATE_MODE, written)
-    _write_if_changed(pki_dir / _WEB_CERT, web.chain_pem.encode("ascii"), PUBLIC_MODE, written)
+    _write_if_changed(pki_dir / WEB_KEY_FILE, web.key_pem.encode("ascii"), PRIVATE_MODE, written)
+    _write_if_changed(pki_dir / WEB_CERT_FILE, web.chain_pem.encode("ascii"), PUBLIC_MODE, written)
 
 
 async def sync_identity(

@@ -5,7 +5,7 @@ from ._ca import generate_ca, issue_client_certificate, issue_server_certificate
 from ._chain import verify_chain
 from ._errors import ChainVerificationError, PkiError
 from ._names import EdgeEntry, host_matches, match_edge, peer_names
-from ._node import NodePki, issue_web_certificate, write_web_identity
+from ._node import NodePki, issue_web_certificate, issued_by, write_web_identity
 from ._pem import (
     PrivateKey,
     cert_to_pem,
@@ -31,6 +31,7 @@ __all__ = [
     "issue_client_certificate",
     "issue_server_certificate",
     "issue_web_certificate",
+    "issued_by",
     "key_to_pem",
     "load_cert_pem",
     "load_certs_pem",

@@ -54,7 +54,16 @@ from ._pem import (
     load_key_pem,
 )
 
-__all__ = ["NodePki", "issue_web_certificate", "write_web_identity"]
+__all__ = [
+    "CA_CERT_FILE",
+    "CA_KEY_FILE",
+    "WEB_CERT_FILE",
+    "WEB_KEY_FILE",
+    "NodePki",
+    "issue_web_certificate",
+    "issued_by",
+    "write_web_identity",
+]
 
 CA_CERT_FILE: Final = "ca.pem"
 CA_KEY_FILE: Final = "ca.key"
@@ -88,7 +97,8 @@ def _load_key(path: Path, data: bytes) -> PrivateKey:
         raise PkiError(f"{path.name}: {exc.description}") from exc
 
 
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer`` signed ``cert`` (its signature verifies with that key)."""
     try:
         cert.verify_directly_issued_by(issuer)
     except (ValueError, TypeError, InvalidSignature):
@@ -99,9 +109,9 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
 def _chains_to(chain: tuple[x509.Certificate, ...], anchor: x509.Certificate) -> bool:
     """Whether ``chain`` (leaf first) links up to ``anchor`` by signatures."""
     for index, cert in enumerate(chain):
-        if cert == anchor or _issued_by(cert, anchor):
+        if cert == anchor or issued_by(cert, anchor):
             return True
-        if index + 1 >= len(chain) or not _issued_by(cert, chain[index + 1]):
+        if index + 1 >= len(chain) or not issued_by(cert, chain[index + 1]):
             return False
     return False
 
