@@ -44,8 +44,13 @@ def _print_report(report: InitReport, as_json: bool) -> None:
 
 
 async def _initialise(
-    ctx: CliContext, password_file: Path | None, secret_file: Path | None = None
+    ctx: CliContext,
+    password_file: Path | None,
+    secret_file: Path | None = None,
+    *,
+    replace_lost_secret: bool = False,
 ) -> InitReport:
+    from sipoauth.admin import AdminError
     from sipoauth.node import initialise, read_password_file
     from sipoauth.store import Store, StoreError, read_secret_file
 
@@ -60,7 +65,10 @@ async def _initialise(
             node_name=ctx.node_name,
             admin_password=password,
             cluster_secret=secret,
+            replace_lost_secret=replace_lost_secret,
         )
+    except AdminError as exc:
+        raise ValueError(exc.message) from None
     except StoreError as exc:
         raise ValueError(store_error_text(exc)) from None
     finally:
@@ -89,6 +97,14 @@ def init_command(
             "postgresql://sipoauth@db.example.com/sipoauth for a cluster.",
         ),
     ] = None,
+    replace_lost_cluster_secret: Annotated[
+        bool,
+        typer.Option(
+            help="Every copy of the cluster secret is lost (publisher, all nodes stopped): "
+            "drop the keys sealed under it and make new ones. Every access token and "
+            "activation code stops working; grants and settings stay.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Create the data directory, cluster secret, CA, web certificate, authz keys,
@@ -100,7 +116,14 @@ def init_command(
     """
     cli = with_overrides(get_context(ctx), database_url=database)
     try:
-        report = asyncio.run(_initialise(cli, admin_password_file, cluster_secret_file))
+        report = asyncio.run(
+            _initialise(
+                cli,
+                admin_password_file,
+                cluster_secret_file,
+                replace_lost_secret=replace_lost_cluster_secret,
+            )
+        )
     except (OSError, ValueError) as exc:
         raise fail(str(exc)) from None
     if as_json:

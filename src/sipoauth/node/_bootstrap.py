@@ -17,7 +17,7 @@ from argon2 import PasswordHasher
 
 from sipoauth._defaults import PKI_DIR as PKI_DIR  # re-exported (the CLI reads it lightly)
 from sipoauth.admin import _settings as keys_
-from sipoauth.admin import ensure_default_profiles, new_authz_key
+from sipoauth.admin import audit, ensure_default_profiles, new_authz_key, require_publisher
 from sipoauth.pki import PkiError, cert_to_pem, fingerprint_sha256
 from sipoauth.store import (
     DATABASE_FILE,
@@ -83,6 +83,36 @@ async def unlock_store(store: Store, data_dir: Path) -> None:
         )
 
 
+async def _forget_lost_secret(
+    store: Store, data_dir: Path, node_name: str, report: InitReport
+) -> None:
+    """Every copy of the cluster secret is lost: on the publisher, drop what was
+    sealed under it (authz keys, so every access token stops working; the
+    activation codes; the cluster CA and web certificates in the database) so
+    that ``init`` goes on as on a new database: a new secret, new keys, and
+    the CA and web certificate of this node's ``pki/`` files stored again (a
+    publisher that still has ``ca.key`` keeps its CA, and phones their trust).
+    Grants, refresh tokens and every setting stay. Refused while a secret that
+    opens the database is at hand."""
+    await require_publisher(store, node_name, "init --replace-lost-cluster-secret")
+    path = data_dir / SECRET_FILE
+    if path.exists():
+        try:
+            await store.unlock(read_secret_file(path))
+        except (ValueError, WrongSecret):
+            path.rename(path.with_name(f"{SECRET_FILE}.replaced"))  # kept, never deleted
+        else:
+            raise ValueError(f"{path} opens this database: the cluster secret is not lost")
+    counts = await store.keys.forget_secret()
+    await audit(store, "replace", "cluster-secret", "cluster", {"deleted": dict(counts)})
+    report.created.append(
+        "lost cluster secret replaced: deleted "
+        + ", ".join(f"{count} {table}" for table, count in counts.items())
+        + "; re-initialise every other node with the new secret and give out new "
+        "activation codes"
+    )
+
+
 async def _cluster_secret(
     store: Store, data_dir: Path, given: bytes | None, report: InitReport
 ) -> None:
@@ -132,12 +162,16 @@ async def initialise(
     admin_password: str | None = None,
     now: datetime | None = None,
     cluster_secret: bytes | None = None,
+    replace_lost_secret: bool = False,
 ) -> InitReport:
     """Create (first time) or check (later) everything a node needs to start.
 
     ``cluster_secret``: the secret of the cluster this node joins (a copy of
     the first node's ``cluster.secret``); needed for a database that has one
     unless the data directory already holds it.
+
+    ``replace_lost_secret`` (the publisher, every node stopped): see
+    :func:`_forget_lost_secret`.
     """
     now = now or datetime.now(UTC)
     report = InitReport(data_dir=data_dir, database_url=store.url)
@@ -145,6 +179,8 @@ async def initialise(
 
     await store.migrate()
     _restrict_database_files(data_dir)
+    if replace_lost_secret:
+        await _forget_lost_secret(store, data_dir, node_name, report)
     await _cluster_secret(store, data_dir, cluster_secret, report)
 
     try:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from . import _models as m
 from ._base import Repository
-from ._seal import is_sealed
+from ._seal import SECRET_CHECK_SETTING, is_sealed
 from ._types import KeyPurpose
 
 __all__ = ["Key", "KeyRecord", "KeysRepository"]
@@ -63,6 +63,20 @@ class KeysRepository(Repository):
 
     def _opened(self, row: m.Key) -> KeyRecord:
         return _record(row, self._open(row.material, name=_name(row.kid)))
+
+    async def forget_secret(self) -> dict[str, int]:
+        """The cluster secret is lost: delete, in one transaction, everything
+        sealed under it or keyed by what was (keys, certificates' private keys
+        with their certificates, activation codes) and its check value, so that
+        ``init`` can make a new secret and new keys. Rows deleted, by table."""
+        tables = (m.Key, m.PkiIdentity, m.ActivationCode)
+        async with self._write() as session:
+            counts = {
+                table.__tablename__: (await session.execute(delete(table))).rowcount  # type: ignore[attr-defined]
+                for table in tables
+            }
+            await session.execute(delete(m.Setting).where(m.Setting.key == SECRET_CHECK_SETTING))
+        return counts
 
     async def seal_plain(self) -> int:
         """Seal every key still stored plain (from before the cluster had a
