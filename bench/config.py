@@ -151,6 +151,7 @@ async def mint_tokens(data_dir: Path, devices: int) -> list[tuple[str, str]]:
 
     store = await Store.open(database_url_for(data_dir))
     try:
+        await store.unlock_from(data_dir)  # the keys are sealed
         ctx = await token_context(store)
     finally:
         await store.close()

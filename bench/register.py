@@ -127,6 +127,7 @@ def mint_tokens(data_dir: Path, first: int, count: int, devices: int) -> list[st
 
         store = await Store.open(database_url_for(data_dir))
         try:
+            await store.unlock_from(data_dir)  # the keys are sealed
             ctx = await token_context(store)
         finally:
             await store.close()
