@@ -131,7 +131,7 @@ class SipCore:
                 known_methods=KNOWN_METHODS,
                 supported_options=SUPPORTED_OPTIONS,
                 accepted_body_types=ACCEPTED_BODIES,
-                to_tag=tag(),
+                to_tag=tag,  # made only if a refusal is built
             )
         except SipError as exc:
             return self._error_response(request, exc)

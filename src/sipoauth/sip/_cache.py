@@ -55,7 +55,7 @@ last request not yet learned from.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from ._abnf import parse_uint32
 from ._errors import RemoteProtocolError
@@ -66,7 +66,7 @@ from ._util import FrozenList
 from ._via import BranchTemplate
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 __all__ = ["ACCESSOR_KEYS", "ParseCache"]
 
@@ -101,6 +101,34 @@ ACCESSOR_KEYS: Final[dict[str, str]] = {
 _START_LINE_ACCESSORS: Final = frozenset({"request_uri"})
 _CRLF: Final = b"\r\n"
 _new_object = object.__new__
+
+# What every device of a model sends alike (start lines, header names, values
+# such as Supported or User-Agent) is kept once per process, not once per
+# connection's layout: bounded tables of equal immutable values, emptied when
+# full (as the parser's shared typed values; the text is the peer's). Text and
+# octets apart: equal-looking str and bytes hash alike but never compare equal.
+_INTERNED_MAX: Final = 4096
+_INTERNED_MAX_LENGTH: Final = 512
+_I = TypeVar("_I", str, bytes)
+
+
+def _interner(table: dict[_I, _I]) -> Callable[[_I], _I]:
+    def intern(value: _I) -> _I:
+        if len(value) > _INTERNED_MAX_LENGTH:
+            return value
+        found = table.get(value)
+        if found is None:
+            if len(table) >= _INTERNED_MAX:
+                table.clear()
+            table[value] = found = value
+        return found
+
+    return intern
+
+
+_intern_text: Final[Callable[[str], str]] = _interner({})
+_intern_octets: Final[Callable[[bytes], bytes]] = _interner({})
+
 
 # One block: fixed octets and their length, then the variable line after them:
 # its header name and colon, that prefix's length, its header key and its
@@ -142,7 +170,10 @@ class _Layout:
         variable_keys = {key for key, is_fixed in zip(keys, fixed, strict=True) if not is_fixed}
         # The raw values, shared by every match (read-only lists); a variable
         # key's list is replaced in each match.
-        self.headers = {key: FrozenList(values) for key, values in request.headers.items()}
+        self.headers = {
+            key: FrozenList([_intern_text(value) for value in values])
+            for key, values in request.headers.items()
+        }
         if previous is not None:  # refined from `previous`: keep its fixed values
             for key in self.headers:
                 if key not in variable_keys:
@@ -362,10 +393,11 @@ class ParseCache:
             if n >= len(values) or values[n] != text:
                 return
             keys.append(key)
-            prefixes.append(name + b":")
+            prefixes.append(_intern_octets(name + b":"))
         if seen.get("content-length") != 1:
             return  # a stream message has exactly one (RFC 3261 §18.3)
         layouts = self._layouts
+        start = _intern_octets(start)
         prefix_tuple = tuple(prefixes)
         fixed = (True,) * len(lines)
         previous = None

@@ -136,6 +136,9 @@ class StreamFramer:
     ``max_header_lines`` bounds the number of header lines in a head.
     """
 
+    # Slots: one framer per connection, thousands of connections.
+    __slots__ = ("_buffer", "_closed", "_scanned", "_total", "max_header_lines", "max_message_size")
+
     def __init__(self, max_message_size: int = 65535, max_header_lines: int = 256) -> None:
         self.max_message_size = max_message_size
         self.max_header_lines = max_header_lines

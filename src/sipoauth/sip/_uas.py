@@ -9,7 +9,7 @@ extensions (Require), content (Content-Type / Content-Encoding / Accept).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 from ._build import build_response
@@ -27,6 +27,10 @@ def _accepts(ranges: Iterable[str], media_type: str) -> bool:
     return any(r == "*/*" or r == media_type or r == f"{main}/*" for r in ranges)
 
 
+def _tag(to_tag: str | Callable[[], str] | None) -> str | None:
+    return to_tag() if callable(to_tag) else to_tag
+
+
 def inspect_request(
     request: Request,
     *,
@@ -34,7 +38,7 @@ def inspect_request(
     known_methods: frozenset[str],
     supported_options: frozenset[str],
     accepted_body_types: Mapping[str, frozenset[str]],
-    to_tag: str | None = None,
+    to_tag: str | Callable[[], str] | None = None,
 ) -> bytes | None:
     """Apply RFC 3261 §8.2.1-§8.2.3 to a validated request.
 
@@ -52,19 +56,20 @@ def inspect_request(
       INVITE whose Accept excludes application/sdp -> 406.
 
     ACK is never answered (RFC 3261 §17): for ACK this returns ``None``.
-    ``to_tag`` is added to the response's To (§8.2.6.2).
+    ``to_tag`` is added to the response's To (§8.2.6.2); it may be a function
+    making one, called only when a response is built (most requests pass).
     """
     method = request.method
     if method == "ACK":
         return None
     if method not in known_methods:
-        return build_response(request, 501, to_tag=to_tag)
+        return build_response(request, 501, to_tag=_tag(to_tag))
     if method not in allowed_methods:
         allow = ", ".join(sorted(allowed_methods))
-        return build_response(request, 405, headers=[("Allow", allow)], to_tag=to_tag)
+        return build_response(request, 405, headers=[("Allow", allow)], to_tag=_tag(to_tag))
 
     if not isinstance(request.request_uri, SipUri):
-        return build_response(request, 416, to_tag=to_tag)
+        return build_response(request, 416, to_tag=_tag(to_tag))
 
     if method != "CANCEL" and "require" in request.headers:
         request.require  # noqa: B018 - checks the grammar (400 if broken)
@@ -77,7 +82,7 @@ def inspect_request(
                 unknown.append(tag)
         if unknown:
             return build_response(
-                request, 420, headers=[("Unsupported", ", ".join(unknown))], to_tag=to_tag
+                request, 420, headers=[("Unsupported", ", ".join(unknown))], to_tag=_tag(to_tag)
             )
 
     if request.body:
@@ -90,13 +95,13 @@ def inspect_request(
                 request,
                 415,
                 headers=[accept_header, ("Accept-Encoding", "identity")],
-                to_tag=to_tag,
+                to_tag=_tag(to_tag),
             )
         if request.content_type not in accepted:
-            return build_response(request, 415, headers=[accept_header], to_tag=to_tag)
+            return build_response(request, 415, headers=[accept_header], to_tag=_tag(to_tag))
 
     if method == "INVITE":
         ranges = request.accept
         if ranges is not None and not _accepts(ranges, _SDP):
-            return build_response(request, 406, to_tag=to_tag)
+            return build_response(request, 406, to_tag=_tag(to_tag))
     return None
