@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import field
@@ -298,7 +299,9 @@ async def test_nodes_serve_their_phones_through_a_database_outage_and_catch_up(
         # the removal of PHONE's row (the passing registrations, never written,
         # are nothing to do), node2 PHONE3's new row (a refresh is not a change).
         await node1.flush()
-        assert (node1.mirror.failing, node1.mirror.backlog) == (True, 1)
+        # (Plus, at most, the removal of one passing registration: when a periodic
+        # flush failed between its REGISTER and its removal, the row may exist.)
+        assert node1.mirror.failing and node1.mirror.backlog in (1, 2)
         await node2.flush()
         assert (node2.mirror.failing, node2.mirror.backlog) == (True, 1)
 
@@ -313,6 +316,23 @@ async def test_nodes_serve_their_phones_through_a_database_outage_and_catch_up(
             answer = await client.get("/api/v1/registrations", auth=ADMIN)
             assert answer.status_code == 503, answer.text
             assert answer.json()["error"] == "unavailable"
+            assert int(answer.headers["retry-after"]) > 0
+            # … the admin pages and the admin's OAuth endpoints (no traceback, no 500).
+            form = await client.get("/admin/signin")
+            assert form.status_code == 200  # the form itself needs no database
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+            assert token is not None
+            answer = await client.post(
+                "/admin/signin",
+                data={"csrf_token": token.group(1), "username": "admin", "password": "x"},
+                headers={"Origin": str(client.base_url).rstrip("/")},  # as a browser does
+            )
+            assert answer.status_code == 503, answer.text
+            assert "Database not available" in answer.text
+            assert int(answer.headers["retry-after"]) > 0
+            answer = await client.post("/oauth/introspect", data={"token": "t"}, auth=ADMIN)
+            assert answer.status_code == 503, answer.text
+            assert answer.json()["error"] == "temporarily_unavailable"
             assert int(answer.headers["retry-after"]) > 0
         # … and the admin layer (the CLI).
         with pytest.raises(StoreUnavailable):

@@ -319,8 +319,12 @@ class Node:
             for task in self._tasks:
                 task.cancel()
             for task in self._tasks:
-                with contextlib.suppress(asyncio.CancelledError):
+                try:
                     await task
+                except asyncio.CancelledError:
+                    pass
+                except Exception as exc:  # a dead task must not keep the node from stopping
+                    log.warning("node task had failed", task=task.get_name(), error=str(exc))
             self._tasks.clear()
             for service in reversed(list(self.services)):
                 if service.running:

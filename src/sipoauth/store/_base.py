@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import _models as m
-from ._errors import translate
+from ._errors import StoreUnavailable, translate
 from ._seal import SECRET_CHECK_SETTING, SECRET_FILE, SealSlot, SecretRequired
 
 __all__ = ["Clock", "Repository", "StoreContext", "WriteGate"]
@@ -107,6 +107,8 @@ class Repository:
             raise translate(error) from error
         except exc.StatementError as error:
             raise _unwrap(error) from error
+        except exc.TimeoutError as error:  # the pool: the database hangs, no driver error
+            raise StoreUnavailable(f"no database connection: {error}") from error
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
@@ -117,6 +119,8 @@ class Repository:
             raise translate(error) from error
         except exc.StatementError as error:
             raise _unwrap(error) from error
+        except exc.TimeoutError as error:  # the pool: the database hangs, no driver error
+            raise StoreUnavailable(f"no database connection: {error}") from error
 
     async def _seal(self, session: AsyncSession, plaintext: str, *, name: str) -> str:
         """What to store for a private value ``name``: sealed when the store has

@@ -23,7 +23,7 @@ from ._certs import TrustedCertsRepository
 from ._codes import AuthorizationCodesRepository
 from ._devices import DevicesRepository
 from ._edges import EdgesRepository
-from ._errors import translate
+from ._errors import StoreUnavailable, translate
 from ._grants import GrantsRepository
 from ._groups import CallManagerGroupsRepository
 from ._identities import IdentitiesRepository
@@ -269,6 +269,8 @@ class Store:
             await self._notifier.notify(channel, payload)
         except exc.DBAPIError as error:
             raise translate(error) from error
+        except exc.TimeoutError as error:  # the pool: the database hangs
+            raise StoreUnavailable(f"no database connection: {error}") from error
 
     def listen(self, channel: str) -> Subscription:
         """Payloads sent on ``channel`` from now on, once each, in order.

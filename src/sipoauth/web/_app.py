@@ -14,9 +14,11 @@ from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sipoauth.oauth import AuthorizationService
+from sipoauth.store import StoreUnavailable
 
 from ._api import API_PREFIX, build_api
 from ._api_base import ApiContext
+from ._api_errors import UNAVAILABLE_RETRY_AFTER
 from ._oauth import AdminCheck, oauth_routes
 from ._pages import build_pages
 from ._pages_base import PREFIX as PAGES_PREFIX
@@ -34,6 +36,21 @@ async def _server_error(request: Request, exc: Exception) -> Response:
         {"error": "server_error", "error_description": "the server could not handle the request"},
         500,
         headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    """The database is down (docs/cluster.md, "Database outage"): 503 with
+    ``Retry-After``, an OAuth error body (RFC 6749 §5.2 temporarily_unavailable),
+    no traceback. Registered phones are served from memory meanwhile."""
+    log.warning("request refused: database unavailable", path=request.url.path)
+    return JSONResponse(
+        {
+            "error": "temporarily_unavailable",
+            "error_description": "the database is not available; try again",
+        },
+        503,
+        headers={"Cache-Control": "no-store", "Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
     )
 
 
@@ -66,7 +83,11 @@ def build_web_app(
     return Starlette(
         routes=routes,
         middleware=middleware,
-        exception_handlers={Exception: _server_error, HTTPException: _http_error},
+        exception_handlers={
+            Exception: _server_error,
+            HTTPException: _http_error,
+            StoreUnavailable: _unavailable,
+        },
     )
 
 

@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from sipoauth import admin
 from sipoauth.oauth import AuthorizationService
+from sipoauth.store import StoreUnavailable
 
 from . import (
     _pages_audit,
@@ -35,6 +36,7 @@ from . import (
     _pages_users,
 )
 from ._api_base import ApiContext
+from ._api_errors import UNAVAILABLE_RETRY_AFTER
 from ._oauth import AdminCheck
 from ._pages_auth import signin, signout
 from ._pages_base import Page, Pages, page, plain_page
@@ -100,6 +102,21 @@ def build_pages(
             title, message = "Page not found", "There is no such administration page."
         return plain_page(pages, "notfound.html", status, title=title, message=message)
 
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        """The database is down: a plain page, 503 with Retry-After, no traceback."""
+        response = plain_page(
+            pages,
+            "notfound.html",
+            503,
+            title="Database not available",
+            message="The database is not available; try again in a moment.",
+        )
+        response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+        return response
+
+    app = Starlette(
+        routes=routes,
+        exception_handlers={404: not_found, 405: not_found, StoreUnavailable: unavailable},
+    )
     app.state.sipoauth_pages = pages
     return app

@@ -36,7 +36,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from sipoauth import admin
 from sipoauth.oauth import AuthorizationService, Throttle
-from sipoauth.store import StoreError
+from sipoauth.store import StoreError, StoreUnavailable
 
 from ._api_base import ApiContext
 from ._api_errors import STORE_ERROR_STATUS
@@ -372,6 +372,8 @@ def page(pages: Pages, handler: Handler, *, upload: bool = False) -> Callable[[R
                 return current.render(
                     "refused.html", status=exc.status, title="Not done", message=exc.message
                 )
+            except StoreUnavailable:
+                raise  # 503 with Retry-After (the pages' handler)
             except StoreError as exc:
                 log.warning("page refused", path=request.url.path, error=type(exc).__name__)
                 return current.render(
