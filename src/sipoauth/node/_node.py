@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -73,6 +73,39 @@ TRIM_AFTER_HANDSHAKES = 256
 """Return freed memory to the OS after this many new connections."""
 CALLMANAGER_TRUST = "callmanager-trust"
 """Trust store of phone manufacturer certificates (MICs)."""
+
+
+async def until_done(
+    what: str,
+    action: Callable[[], Awaitable[object]],
+    *,
+    first_delay: float = 0.5,
+    max_delay: float = 30.0,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    **context: object,
+) -> None:
+    """Run ``action`` until it succeeds, waiting ``first_delay`` seconds after
+    the first failure, twice as long after each next one, at most ``max_delay``.
+    The first failure is logged with its traceback, the next ones in one line."""
+    delay = first_delay
+    failures = 0
+    while True:
+        try:
+            await action()
+        except Exception as exc:
+            failures += 1
+            if failures == 1:
+                log.warning(f"{what} failed; retrying", retry_in=delay, exc_info=True, **context)
+            else:
+                log.warning(
+                    f"{what} failed again", error=str(exc), failures=failures, retry_in=delay
+                )
+            await sleep(delay)
+            delay = min(delay * 2, max_delay)
+            continue
+        if failures:
+            log.info(f"{what} done after {failures} failure(s)", **context)
+        return
 
 
 class Node:
@@ -428,10 +461,9 @@ class Node:
         """Reload configuration when an administrator changes it (any process, any node)."""
         async with self.store.listen(CONFIG_CHANNEL) as changes:
             async for what in changes:
-                try:
-                    await self.load()
-                except Exception:
-                    log.exception("configuration reload failed", change=what)
+                # Right after a lost connection comes back the first reads may fail:
+                # retry, or the node would run on what it had until the next change.
+                await until_done("configuration reload", self.load, change=what)
 
     def _bindings(self) -> list[Binding]:
         return [] if self.registrar is None else list(self.registrar.table)
@@ -441,18 +473,14 @@ class Node:
         async with self.store.listen(GRANTS_CHANNEL) as revoked:
             async for sid in revoked:
                 if sid == CATCH_UP:  # notifications were lost: ask the database
-                    await self._catch_up_revocations()
+                    await until_done("revocation catch-up", self._catch_up_revocations)
                     continue
                 dropped = self.revoke_grant(sid)
                 log.info("grant revoked", sid=sid, registrations_dropped=dropped)
 
     async def _catch_up_revocations(self) -> None:
         """Apply the revocations this node may not have heard of."""
-        try:
-            revoked = {g.sid for g in await self.store.grants.list_revoked()}
-        except Exception:
-            log.warning("revoked grants not read after a lost connection", exc_info=True)
-            return
+        revoked = {g.sid for g in await self.store.grants.list_revoked()}
         held = set() if self.registrar is None else {b.sid for b in self.registrar.table}
         self.directory.revoked.update(revoked)
         for sid in held & revoked:
