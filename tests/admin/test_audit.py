@@ -93,7 +93,7 @@ async def test_each_change_writes_one_row_as_the_actor(store: Store, tmp_path: P
     await store.nodes.upsert(Node(name="pub", host="localhost"))
     for kind in ("signing", "encryption"):
         await store.keys.add(admin.new_authz_key(kind))  # type: ignore[arg-type]
-    await store.unlock(new_secret())
+    await store.unlock(new_secret(), create=True)
     await sync_identity(
         store, tmp_path / "pki", node_name="pub", hostname="localhost", now=datetime.now(UTC)
     )
@@ -117,7 +117,7 @@ async def test_each_change_writes_one_row_as_the_actor(store: Store, tmp_path: P
         lambda: admin.add_mra_domain(store, "Corp", ["mra.example.com"]),
         lambda: admin.update_mra_domain(store, "Corp", is_default=True),
         lambda: admin.delete_mra_domain(store, "Corp"),
-        lambda: admin.regenerate_tomcat(store, node_name="pub", hostname="localhost"),
+        lambda: admin.regenerate_tomcat(store, node_name="pub"),
     ]
     for change in changes:
         rows = await _rows_of(store, change)

@@ -232,7 +232,7 @@ async def _cluster_pki(store: Store, directory: Path) -> NodePki:
     """What ``init`` makes: the cluster secret, then the cluster CA and this
     node's web certificate in the database, and their copy in ``directory``."""
     if not store.unlocked:
-        await store.unlock(new_secret())
+        await store.unlock(new_secret(), create=True)
     sync = await sync_identity(store, directory, node_name=PUB, hostname=HOST, now=NOW)
     return sync.pki
 
@@ -283,7 +283,7 @@ async def test_regenerate_tomcat(store: Store, pki_dir: Path) -> None:
     await _node(store)
     old = await _cluster_pki(store, pki_dir)
     files = _files(pki_dir)
-    info = await admin.regenerate_tomcat(store, node_name=PUB, hostname=HOST)
+    info = await admin.regenerate_tomcat(store, node_name=PUB, now=NOW)
     assert _files(pki_dir) == files  # the running services keep the old one
     chain, key = await _web(store)
     assert info.fingerprint == fingerprint_sha256(chain[0]) != fingerprint_sha256(old.web_cert)
@@ -314,9 +314,9 @@ async def test_regenerate_refused_without_the_ca_key(store: Store, pki_dir: Path
     await store.identities.put(Identity(name=CA_IDENTITY, chain_pem=ca.chain_pem, key_pem=None))
     web, before = await _web(store), await snapshot(store)
     with pytest.raises(admin.Conflict, match="external CA"):
-        await admin.regenerate_tomcat(store, node_name=PUB, hostname=HOST)
+        await admin.regenerate_tomcat(store, node_name=PUB)
     with pytest.raises(admin.NotFound):
-        await admin.regenerate_tomcat(store, node_name="ghost", hostname=HOST)
+        await admin.regenerate_tomcat(store, node_name="ghost")
     assert (await _web(store), await snapshot(store)) == (web, before)
 
 
@@ -328,7 +328,7 @@ async def test_regenerate_needs_the_cluster_secret(
     locked = await Store.open(migrated_db_url)
     try:
         with pytest.raises(admin.Conflict, match="needs the cluster secret"):
-            await admin.regenerate_tomcat(locked, node_name=PUB, hostname=HOST)
+            await admin.regenerate_tomcat(locked, node_name=PUB)
     finally:
         await locked.close()
 

@@ -81,7 +81,7 @@ async def test_a_certificate_regenerated_for_a_subscriber_is_presented_after_its
     certificate until its services restart, then presents the new one."""
     pub = cluster.publisher.store
     before = await presented(cluster, "node2")
-    info = await admin.regenerate_tomcat(pub, node_name="node2", hostname="localhost")
+    info = await admin.regenerate_tomcat(pub, node_name="node2")
     assert info.fingerprint.replace(":", "") != before
     assert await presented(cluster, "node2") == before
     queued = await admin.request_service(
@@ -134,11 +134,11 @@ def test_a_node_joins_only_with_the_clusters_secret(pg_db_url: str, tmp_path: Pa
 
     code, _, err = _init(node4, pg_db_url)
     assert code == 1
-    assert "this database belongs to a cluster: give its secret with --cluster-secret-file" in err
+    assert "this database belongs to a cluster: run sipoauth init --cluster-secret-file FILE" in err
     wrong = tmp_path / "wrong.secret"
     write_secret_file(wrong, new_secret())
     code, _, err = _init(node4, pg_db_url, "--cluster-secret-file", str(wrong))
-    assert code == 1 and "not this cluster's" in err
+    assert code == 1 and "does not open the database" in err
     assert not (node4 / SECRET_FILE).exists() and not (node4 / "pki").exists()
 
     code, out, err = _init(

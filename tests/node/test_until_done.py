@@ -41,6 +41,18 @@ async def test_done_at_once_waits_for_nothing() -> None:
     assert waits == []
 
 
+async def test_a_bug_is_not_retried() -> None:
+    """Only the database's failures are worth waiting for."""
+    calls: list[int] = []
+
+    async def action() -> None:
+        calls.append(1)
+        raise KeyError("a bug")
+
+    await until_done("catch-up", action)
+    assert calls == [1]
+
+
 async def test_cancellation_is_not_swallowed() -> None:
     """The node stops its tasks by cancelling them: a retry loop must end then."""
     import asyncio

@@ -84,7 +84,9 @@ def test_a_missing_secret_file_is_named(tmp_path: Path) -> None:
 
 
 async def test_keys_are_stored_sealed_and_read_back_plain(store: Store) -> None:
-    assert await store.unlock(new_secret()) is True
+    assert await store.unlock(new_secret()) is False  # only init makes the check
+    assert not store.unlocked
+    assert await store.unlock(new_secret(), create=True) is True
     await store.keys.add(_key("k1"))
     stored = await _raw(store, "SELECT material FROM keys WHERE kid = 'k1'")
     assert stored[0].startswith("sealed:v1:") and "PRIVATE KEY" not in stored[0]
@@ -99,7 +101,7 @@ async def test_a_store_without_the_secret_cannot_read_or_write_private_keys(
     store: Store, migrated_db_url: str
 ) -> None:
     secret = new_secret()
-    await store.unlock(secret)
+    await store.unlock(secret, create=True)
     await store.keys.add(_key("k1"))
     await store.identities.add(Identity(name=CA_IDENTITY, chain_pem="CERT", key_pem=PEM))
     other = await Store.open(migrated_db_url)
@@ -114,7 +116,7 @@ async def test_a_store_without_the_secret_cannot_read_or_write_private_keys(
         # What needs no key still works: the certificate itself is public.
         public = await other.identities.get(CA_IDENTITY, with_key=False)
         assert public is not None and public.chain_pem == "CERT" and public.key_pem is None
-        with pytest.raises(WrongSecret, match="not this cluster's"):
+        with pytest.raises(WrongSecret, match="does not open the database"):
             await other.unlock(new_secret())
         assert not other.unlocked
         assert await other.unlock(secret) is False  # the check was there already
@@ -131,7 +133,7 @@ async def test_plain_keys_from_before_the_secret_are_sealed_once_it_is_known(
     await store.keys.add(_key("old"))  # a database that never had a secret
     await store.identities.add(Identity(name=web_identity("n1"), chain_pem="C", key_pem=PEM))
     assert (await _raw(store, "SELECT material FROM keys"))[0] == PEM
-    await store.unlock(new_secret())
+    await store.unlock(new_secret(), create=True)
     assert await store.keys.seal_plain() == 1
     assert await store.identities.seal_plain() == 1
     assert await store.keys.seal_plain() == 0
@@ -149,7 +151,7 @@ async def test_plain_keys_from_before_the_secret_are_sealed_once_it_is_known(
 async def test_identities_put_replaces_and_add_refuses_a_second(store: Store) -> None:
     from sipoauth.store import AlreadyExists
 
-    await store.unlock(new_secret())
+    await store.unlock(new_secret(), create=True)
     await store.identities.add(Identity(name=CA_IDENTITY, chain_pem="A", key_pem=None))
     with pytest.raises(AlreadyExists):
         await store.identities.add(Identity(name=CA_IDENTITY, chain_pem="B", key_pem=PEM))
@@ -158,5 +160,8 @@ async def test_identities_put_replaces_and_add_refuses_a_second(store: Store) ->
     got = await store.identities.get(web_identity("n1"))
     assert got is not None and (got.chain_pem, got.key_pem) == ("C2", "K2")
     ca = await store.identities.get(CA_IDENTITY)
-    assert ca is not None and ca.key_pem is None and not await store.identities.has_key("ca")
+    assert ca is not None and ca.key_pem is None
     assert await store.identities.get("tomcat:nobody") is None
+    assert await store.identities.delete(web_identity("n1"))
+    assert not await store.identities.delete(web_identity("n1"))
+    assert await store.identities.get(web_identity("n1")) is None

@@ -397,16 +397,18 @@ async def _cluster_ca(store: Store) -> Identity:
 
 
 async def regenerate_tomcat(
-    store: Store, *, node_name: str, hostname: str, now: datetime | None = None
+    store: Store, *, node_name: str, now: datetime | None = None
 ) -> CertificateInfo:
     """Issue node `node_name` a new web certificate and key from the cluster CA,
-    into the database; the node presents it from its next restart of the
-    services that use it (restart pending).
+    naming the host of its server record, into the database; the node presents
+    it from its next restart of the services that use it (restart pending).
 
     Refused when the cluster CA's key is not there (an external CA: upload a
     new certificate instead).
     """
-    await _require_node(store, node_name)
+    node = await store.nodes.get(node_name)
+    if node is None:
+        raise NotFound(f"server {node_name!r} is not configured")
     at = _now(now)
     ca = await _cluster_ca(store)
     if ca.key_pem is None:
@@ -415,7 +417,7 @@ async def regenerate_tomcat(
             "upload a new one with sipoauth certificates upload-tomcat"
         )
     try:
-        identity = issue_node_certificate(ca, node_name=node_name, hostname=hostname, now=at)
+        identity = issue_node_certificate(ca, node_name=node_name, hostname=node.host, now=at)
         await store.identities.put(identity)
     except PkiError as exc:
         raise InvalidValue(f"cannot regenerate the web certificate: {exc}") from None
@@ -449,7 +451,7 @@ async def upload_tomcat(
     The key must be the certificate's (ECDSA P-256/384/521 or RSA >= 2048
     bits); each certificate of the chain must have issued the one before it,
     starting with the certificate's issuer (no chain: the certificate is
-    self-signed or issued by the node CA, which is then appended); none may be
+    self-signed or issued by the cluster CA, which is then appended); none may be
     outside its validity.
     """
     await _require_node(store, node_name)

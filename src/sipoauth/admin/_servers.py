@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from sipoauth.store import JsonValue, Node, NodeRecord, NodeRole, ServiceName, Store
+from sipoauth.store import JsonValue, Node, NodeRecord, NodeRole, ServiceName, Store, web_identity
 
 from . import _settings as keys_
 from ._audit import audit
@@ -246,6 +246,8 @@ async def delete_server(store: Store, name: str, *, node_name: str) -> None:
             "take it out of them first"
         )
     await store.nodes.delete(node.name)
+    # Its web certificate and sealed key go too: a new server of that name gets its own.
+    await store.identities.delete(web_identity(node.name))
     marked = await store.devices.mark_default_group_reset_required()
     await audit(
         store,

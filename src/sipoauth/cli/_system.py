@@ -388,9 +388,7 @@ def certificates_regenerate(
     cli = get_context(ctx)
     info = _call(
         ctx,
-        lambda store: admin.regenerate_tomcat(
-            store, node_name=cli.node_name, hostname=cli.hostname
-        ),
+        lambda store: admin.regenerate_tomcat(store, node_name=cli.node_name),
     )
     _tomcat_done(info)
 

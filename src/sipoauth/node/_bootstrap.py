@@ -28,6 +28,7 @@ from sipoauth.store import (
     WrongSecret,
     new_secret,
     read_secret_file,
+    set_aside,
     write_secret_file,
 )
 from sipoauth.store import Node as NodeRow
@@ -79,38 +80,71 @@ async def unlock_store(store: Store, data_dir: Path) -> None:
     if not await store.unlock_from(data_dir) and await store.has_secret():
         raise ValueError(
             f"{data_dir / SECRET_FILE} is missing: this node needs the cluster secret "
-            "(sipoauth init --cluster-secret-file with a copy of the publisher's)"
+            "(sipoauth init --cluster-secret-file FILE, with a copy of cluster.secret "
+            "from any node's data directory)"
         )
 
 
+async def _opens(store: Store, secret: bytes) -> bool:
+    """Whether ``secret`` opens the database (the store is unlocked with it then)."""
+    try:
+        return await store.unlock(secret) or store.unlocked
+    except WrongSecret:
+        return False
+
+
+def _read_local(path: Path, report: InitReport) -> bytes | None:
+    """The data directory's secret, made owner-only if it was not."""
+    if not path.exists():
+        return None
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        path.chmod(0o600)
+        report.created.append(f"{path} made owner-only (mode {mode:04o} -> 0600)")
+    return read_secret_file(path)
+
+
 async def _forget_lost_secret(
-    store: Store, data_dir: Path, node_name: str, report: InitReport
+    store: Store, data_dir: Path, node_name: str, given: bytes | None, report: InitReport
 ) -> None:
-    """Every copy of the cluster secret is lost: on the publisher, drop what was
-    sealed under it (authz keys, so every access token stops working; the
-    activation codes; the cluster CA and web certificates in the database) so
-    that ``init`` goes on as on a new database: a new secret, new keys, and
+    """Every copy of the cluster secret is lost (try each node's cluster.secret
+    first): on the publisher, drop what was sealed under it (authz keys, so
+    every access token stops working; the activation codes; the cluster CA and
+    web certificates in the database) and install a new secret, in one
+    transaction, so that ``init`` goes on as on a new database: new keys, and
     the CA and web certificate of this node's ``pki/`` files stored again (a
     publisher that still has ``ca.key`` keeps its CA, and phones their trust).
-    Grants, refresh tokens and every setting stay. Refused while a secret that
-    opens the database is at hand."""
+    Grants, refresh tokens and every setting stay. Refused on a database
+    without a secret, and while a secret at hand (given, or the data
+    directory's) opens the database."""
     await require_publisher(store, node_name, "init --replace-lost-cluster-secret")
+    if not await store.has_secret():
+        raise ValueError(
+            "this database has no cluster secret to replace: run sipoauth init "
+            "without --replace-lost-cluster-secret (it makes one and seals the keys)"
+        )
     path = data_dir / SECRET_FILE
+    try:
+        local = _read_local(path, report)
+    except ValueError:
+        local = None  # unusable: set aside below
+    for candidate in (given, local):
+        if candidate is not None and await _opens(store, candidate):
+            raise ValueError("the cluster secret at hand opens this database: it is not lost")
     if path.exists():
-        try:
-            await store.unlock(read_secret_file(path))
-        except (ValueError, WrongSecret):
-            path.rename(path.with_name(f"{SECRET_FILE}.replaced"))  # kept, never deleted
-        else:
-            raise ValueError(f"{path} opens this database: the cluster secret is not lost")
-    counts = await store.keys.forget_secret()
+        moved = set_aside(path, ".replaced")
+        report.created.append(f"{path} did not open the database: kept as {moved.name}")
+    secret = new_secret()
+    write_secret_file(path, secret)  # before the database knows it
+    counts = await store.keys.forget_secret(secret)
+    await store.unlock(secret)
     await audit(store, "replace", "cluster-secret", "cluster", {"deleted": dict(counts)})
     report.created.append(
-        "lost cluster secret replaced: deleted "
+        f"lost cluster secret replaced by a new one in {path} (0600): deleted "
         + ", ".join(f"{count} {table}" for table, count in counts.items())
-        + "; re-initialise every other node with the new secret and give out new "
-        "activation codes"
+        + "; initialise every other node again with it, and give out new activation codes"
     )
+    report.secret_path, report.secret_created = path, True
 
 
 async def _cluster_secret(
@@ -118,32 +152,48 @@ async def _cluster_secret(
 ) -> None:
     """Unlock ``store`` with the cluster secret: the one given, else the data
     directory's, else (first node of the database) a new one, written there.
-    The secret is kept in ``<data-dir>/cluster.secret`` (0600) either way."""
+    The secret is kept in ``<data-dir>/cluster.secret`` (0600) either way; a
+    copy there that no longer opens the database (the secret was replaced)
+    gives way to a given one that does."""
     path = data_dir / SECRET_FILE
-    local = read_secret_file(path) if path.exists() else None
+    local = _read_local(path, report)
     if given is not None and local is not None and given != local:
-        raise ValueError(f"{path} holds another cluster secret than the one given")
+        if await _opens(store, local):
+            raise ValueError(
+                f"{path} opens this database and the secret given is another one: "
+                "leave out --cluster-secret-file"
+            )
+        if not await _opens(store, given):
+            raise WrongSecret(
+                "neither the cluster secret given nor the data directory's opens this "
+                "database: use a copy of cluster.secret from any node of this cluster"
+            )
+        moved = set_aside(path, ".replaced")
+        report.created.append(f"{path} did not open the database: kept as {moved.name}")
+        local = None
     secret = given or local
     if secret is None:
         if await store.has_secret():
             raise ValueError(
-                "this database belongs to a cluster: give its secret with "
-                "--cluster-secret-file (a copy of cluster.secret from the "
-                "publisher's data directory)"
+                "this database belongs to a cluster: run sipoauth init "
+                "--cluster-secret-file FILE with a copy of cluster.secret from any "
+                f"node's data directory (or put that copy in {path})"
             )
         # The first node: the file first, so the database never knows a secret
         # that nobody holds.
         secret = new_secret()
         write_secret_file(path, secret)
         try:
-            await store.unlock(secret)
+            await store.unlock(secret, create=True)
         except WrongSecret:  # another node was first, a moment ago
             path.unlink()
             raise
         report.created.append(f"cluster secret in {path} (0600)")
         report.secret_path, report.secret_created = path, True
     else:
-        await store.unlock(secret)  # a wrong secret is refused before anything is written
+        # Checked before anything is written (or this is the first node and was
+        # given its secret).
+        await store.unlock(secret, create=True)
         if local is None:
             write_secret_file(path, secret)
             report.created.append(f"cluster secret copied to {path} (0600)")
@@ -180,8 +230,16 @@ async def initialise(
     await store.migrate()
     _restrict_database_files(data_dir)
     if replace_lost_secret:
-        await _forget_lost_secret(store, data_dir, node_name, report)
+        await _forget_lost_secret(store, data_dir, node_name, cluster_secret, report)
     await _cluster_secret(store, data_dir, cluster_secret, report)
+    # The server record before the certificates: a node whose certificate must
+    # be uploaded (a cluster CA held outside) can be named by upload-tomcat.
+    if await store.nodes.get(node_name) is None:
+        role: Literal["publisher", "subscriber"] = (
+            "subscriber" if await store.nodes.list() else "publisher"
+        )
+        await store.nodes.upsert(NodeRow(name=node_name, host=hostname, role=role))
+        report.created.append(f"server {node_name} ({role})")
 
     try:
         sync = await sync_identity(
@@ -191,6 +249,8 @@ async def initialise(
         raise ValueError(f"certificates: {exc.description}") from None
     pki = sync.pki
     report.created.extend(sync.created)
+    if sync.written:
+        report.created.append(f"{data_dir / PKI_DIR}: {', '.join(sync.written)} from the database")
     report.ca_fingerprint = fingerprint_sha256(pki.ca_cert)
     report.web_fingerprint = fingerprint_sha256(pki.web_cert)
     report.web_problems = pki.web_cert_problems(now)
@@ -230,13 +290,6 @@ async def initialise(
             )
         )
         report.created.append("local CA added to tomcat-trust")
-
-    if await store.nodes.get(node_name) is None:
-        role: Literal["publisher", "subscriber"] = (
-            "subscriber" if await store.nodes.list() else "publisher"
-        )
-        await store.nodes.upsert(NodeRow(name=node_name, host=hostname, role=role))
-        report.created.append(f"server {node_name} ({role})")
 
     if await store.admins.get(ADMIN_USER) is None:
         password = admin_password or secrets.token_urlsafe(12)

@@ -36,7 +36,7 @@ from sipoauth.pki import (
     PkiError,
     PrivateKey,
     cert_to_pem,
-    issued_by,
+    chains_to,
     key_to_pem,
     load_cert_pem,
     load_certs_pem,
@@ -44,7 +44,7 @@ from sipoauth.pki import (
 )
 from sipoauth.pki._files import PRIVATE_MODE, PUBLIC_MODE, write_atomic
 from sipoauth.pki._node import CA_CERT_FILE, CA_KEY_FILE, WEB_CERT_FILE, WEB_KEY_FILE
-from sipoauth.store import CA_IDENTITY, AlreadyExists, Identity, Store, web_identity
+from sipoauth.store import CA_IDENTITY, AlreadyExists, Identity, Store, set_aside, web_identity
 
 __all__ = ["IdentitySync", "sync_identity"]
 
@@ -76,7 +76,7 @@ def _key_text(key: PrivateKey) -> str:
 
 
 def _adoptable(pki_dir: Path, ca_cert: x509.Certificate) -> Identity | None:
-    """The ``pki/`` web certificate, if it is whole and chains to ``ca_cert``."""
+    """The ``pki/`` web certificate, if it is whole and its chain leads to ``ca_cert``."""
     chain_pem, key_pem = _read(pki_dir / WEB_CERT_FILE), _read(pki_dir / WEB_KEY_FILE)
     if chain_pem is None or key_pem is None:
         return None
@@ -85,9 +85,7 @@ def _adoptable(pki_dir: Path, ca_cert: x509.Certificate) -> Identity | None:
         key = load_key_pem(key_pem)
     except PkiError:
         return None
-    if chain[0].public_key() != key.public_key():
-        return None
-    if not any(cert == ca_cert or issued_by(cert, ca_cert) for cert in chain):
+    if chain[0].public_key() != key.public_key() or not chains_to(tuple(chain), ca_cert):
         return None
     return Identity(name="", chain_pem=chain_pem.decode("ascii"), key_pem=key_pem.decode("ascii"))
 
@@ -129,8 +127,8 @@ def _materialise(pki_dir: Path, ca_pem: bytes, web: Identity, written: list[str]
         except PkiError:
             mismatch = True
         if mismatch:
-            os.replace(pki_dir / CA_KEY_FILE, pki_dir / f"{CA_KEY_FILE}.previous")
-            written.append(f"{CA_KEY_FILE} (moved to {CA_KEY_FILE}.previous)")
+            moved = set_aside(pki_dir / CA_KEY_FILE, ".previous")
+            written.append(f"{CA_KEY_FILE} (moved to {moved.name})")
     _write_if_changed(pki_dir / CA_CERT_FILE, ca_pem, PUBLIC_MODE, written)
     # Key first: a crash in between leaves a pair the next start rewrites.
     _write_if_changed(pki_dir / WEB_KEY_FILE, web.key_pem.encode("ascii"), PRIVATE_MODE, written)
@@ -143,7 +141,8 @@ async def sync_identity(
     """Make ``pki_dir`` hold this node's CA and web certificate as the database
     has them (storing or issuing what is missing, see the module); the loaded
     :class:`NodePki`. Needs a store unlocked with the cluster secret."""
-    ca = await store.identities.get(CA_IDENTITY)
+    # The CA's key is opened only to issue a certificate, not at every start.
+    ca = await store.identities.get(CA_IDENTITY, with_key=False)
     if ca is None:
         pki, made = NodePki.load_or_create(pki_dir, hostname=hostname, now=now)
         sync = IdentitySync(pki)
@@ -152,7 +151,7 @@ async def sync_identity(
         if await _store_first(store, pki, node_name):
             sync.created.append("cluster CA and this node's web certificate stored in the database")
             return sync
-        ca = await store.identities.get(CA_IDENTITY)  # another node was first
+        ca = await store.identities.get(CA_IDENTITY, with_key=False)  # another was first
         assert ca is not None
     created: list[str] = []
     written: list[str] = []
@@ -165,8 +164,16 @@ async def sync_identity(
             web = Identity(name=name, chain_pem=adopted.chain_pem, key_pem=adopted.key_pem)
             what = f"web certificate of {node_name} stored in the database (from {pki_dir})"
         else:
-            web = issue_node_certificate(ca, node_name=node_name, hostname=hostname, now=now)
+            issuer = await store.identities.get(CA_IDENTITY)
+            assert issuer is not None
+            web = issue_node_certificate(issuer, node_name=node_name, hostname=hostname, now=now)
             what = f"web certificate of {node_name}, issued by the cluster CA"
+            # What pki/ held was never the database's (another CA's certificate,
+            # or one whose row a lost secret took): kept, never overwritten.
+            for file in (WEB_KEY_FILE, WEB_CERT_FILE):
+                if (pki_dir / file).exists():
+                    moved = set_aside(pki_dir / file, ".previous")
+                    written.append(f"{file} (moved to {moved.name})")
         try:
             await store.identities.add(web)
             created.append(what)

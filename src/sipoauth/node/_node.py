@@ -84,25 +84,30 @@ async def until_done(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     **context: object,
 ) -> None:
-    """Run ``action`` until it succeeds, waiting ``first_delay`` seconds after
-    the first failure, twice as long after each next one, at most ``max_delay``.
-    The first failure is logged with its traceback, the next ones in one line."""
+    """Run ``action`` until the database lets it succeed: after a StoreError wait
+    ``first_delay`` seconds, twice as long after each next one, at most
+    ``max_delay``. Any other error is a bug, not the database: logged with its
+    traceback, and not retried."""
     delay = first_delay
     failures = 0
     while True:
         try:
             await action()
-        except Exception as exc:
+        except StoreError as exc:
             failures += 1
-            if failures == 1:
-                log.warning(f"{what} failed; retrying", retry_in=delay, exc_info=True, **context)
-            else:
-                log.warning(
-                    f"{what} failed again", error=str(exc), failures=failures, retry_in=delay
-                )
+            log.warning(
+                f"{what} failed; retrying",
+                error=str(exc),
+                failures=failures,
+                retry_in=delay,
+                **context,
+            )
             await sleep(delay)
             delay = min(delay * 2, max_delay)
             continue
+        except Exception:
+            log.exception(f"{what} failed", **context)
+            return
         if failures:
             log.info(f"{what} done after {failures} failure(s)", **context)
         return

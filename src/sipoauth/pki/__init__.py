@@ -5,7 +5,7 @@ from ._ca import generate_ca, issue_client_certificate, issue_server_certificate
 from ._chain import verify_chain
 from ._errors import ChainVerificationError, PkiError
 from ._names import EdgeEntry, host_matches, match_edge, peer_names
-from ._node import NodePki, issue_web_certificate, issued_by, write_web_identity
+from ._node import NodePki, chains_to, issue_web_certificate, issued_by
 from ._pem import (
     PrivateKey,
     cert_to_pem,
@@ -24,6 +24,7 @@ __all__ = [
     "PkiError",
     "PrivateKey",
     "cert_to_pem",
+    "chains_to",
     "client_ssl_context",
     "fingerprint_sha256",
     "generate_ca",
@@ -41,5 +42,4 @@ __all__ = [
     "peer_names",
     "server_ssl_context",
     "verify_chain",
-    "write_web_identity",
 ]

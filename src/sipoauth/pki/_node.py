@@ -60,9 +60,9 @@ __all__ = [
     "WEB_CERT_FILE",
     "WEB_KEY_FILE",
     "NodePki",
+    "chains_to",
     "issue_web_certificate",
     "issued_by",
-    "write_web_identity",
 ]
 
 CA_CERT_FILE: Final = "ca.pem"
@@ -106,7 +106,7 @@ def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-def _chains_to(chain: tuple[x509.Certificate, ...], anchor: x509.Certificate) -> bool:
+def chains_to(chain: tuple[x509.Certificate, ...], anchor: x509.Certificate) -> bool:
     """Whether ``chain`` (leaf first) links up to ``anchor`` by signatures."""
     for index, cert in enumerate(chain):
         if cert == anchor or issued_by(cert, anchor):
@@ -274,7 +274,7 @@ class NodePki:
             )
         if not host_matches(_cert_names(cert), self.hostname):
             problems.append(f"web certificate does not name this host ({self.hostname})")
-        if not _chains_to(self.web_chain, self.ca_cert):
+        if not chains_to(self.web_chain, self.ca_cert):
             problems.append(f"web certificate is not signed by {CA_CERT_FILE}")
         return problems
 
@@ -311,21 +311,6 @@ def issue_web_certificate(
         now=now,
         key=key,
     )
-
-
-def write_web_identity(
-    directory: Path, chain: tuple[x509.Certificate, ...], key: PrivateKey
-) -> None:
-    """Replace the web identity: ``tomcat.key`` (0600), then ``tomcat.pem``
-    (``chain``, leaf first, 0644), each atomically. A crash between the two
-    leaves a key that does not belong to the certificate, which the next
-    :meth:`NodePki.load_or_create` reports by name rather than using."""
-    try:
-        write_atomic(directory / WEB_KEY_FILE, key_to_pem(key), mode=PRIVATE_MODE)
-        pem = b"".join(cert_to_pem(cert) for cert in chain)
-        write_atomic(directory / WEB_CERT_FILE, pem, mode=PUBLIC_MODE)
-    except OSError as exc:
-        raise PkiError(f"cannot write the web certificate: {exc.strerror}") from exc
 
 
 def _cert_names(cert: x509.Certificate) -> list[str]:

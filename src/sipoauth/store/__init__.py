@@ -51,6 +51,7 @@ from ._seal import (
     WrongSecret,
     new_secret,
     read_secret_file,
+    set_aside,
     write_secret_file,
 )
 from ._services import (
@@ -175,6 +176,7 @@ __all__ = [
     "new_secret",
     "normalise_url",
     "read_secret_file",
+    "set_aside",
     "web_identity",
     "write_secret_file",
 ]

@@ -131,8 +131,8 @@ class Repository:
             return sealer.seal(plaintext, name=name)
         if await session.get(m.Setting, SECRET_CHECK_SETTING) is not None:
             raise SecretRequired(
-                f"{name} must be sealed: this needs the cluster secret "
-                f"({SECRET_FILE} in the data directory, or --cluster-secret-file)"
+                f"{name} must be sealed: this needs the cluster secret, a copy of "
+                f"{SECRET_FILE} from a node's data directory in this --data-dir"
             )
         return plaintext
 

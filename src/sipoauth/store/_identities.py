@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import select
 
 from . import _models as m
@@ -71,11 +72,13 @@ class IdentitiesRepository(Repository):
             row = await session.get(m.PkiIdentity, name)
             return None if row is None else self._record(row, with_key=with_key)
 
-    async def has_key(self, name: str) -> bool:
-        """Whether identity ``name`` exists with a private key."""
-        async with self._read() as session:
-            row = await session.get(m.PkiIdentity, name)
-            return row is not None and row.key_pem is not None
+    async def delete(self, name: str) -> bool:
+        """Forget identity ``name`` (a deleted server's); False when absent."""
+        async with self._write() as session:
+            result = await session.execute(
+                sa_delete(m.PkiIdentity).where(m.PkiIdentity.name == name)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def add(self, identity: Identity) -> IdentityRecord:
         """Store a new identity (AlreadyExists when ``name`` is taken: another

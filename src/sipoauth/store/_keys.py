@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, update
 
 from . import _models as m
 from ._base import Repository
-from ._seal import SECRET_CHECK_SETTING, is_sealed
+from ._seal import SECRET_CHECK_SETTING, Sealer, is_sealed
 from ._types import KeyPurpose
 
 __all__ = ["Key", "KeyRecord", "KeysRepository"]
@@ -64,18 +64,25 @@ class KeysRepository(Repository):
     def _opened(self, row: m.Key) -> KeyRecord:
         return _record(row, self._open(row.material, name=_name(row.kid)))
 
-    async def forget_secret(self) -> dict[str, int]:
-        """The cluster secret is lost: delete, in one transaction, everything
-        sealed under it or keyed by what was (keys, certificates' private keys
-        with their certificates, activation codes) and its check value, so that
-        ``init`` can make a new secret and new keys. Rows deleted, by table."""
+    async def forget_secret(self, new_secret: bytes) -> dict[str, int]:
+        """The cluster secret is lost: in one transaction, delete everything
+        sealed under it or keyed by what was (keys, certificates with their
+        private keys, activation codes) and make ``new_secret`` the cluster's
+        (its check value replaces the old one). Rows deleted, by table."""
+        check = Sealer(new_secret).check
         tables = (m.Key, m.PkiIdentity, m.ActivationCode)
         async with self._write() as session:
             counts = {
                 table.__tablename__: (await session.execute(delete(table))).rowcount  # type: ignore[attr-defined]
                 for table in tables
             }
-            await session.execute(delete(m.Setting).where(m.Setting.key == SECRET_CHECK_SETTING))
+            row = await session.get(m.Setting, SECRET_CHECK_SETTING)
+            if row is None:
+                session.add(
+                    m.Setting(key=SECRET_CHECK_SETTING, value=check, updated_at=self._now())
+                )
+            else:
+                row.value, row.updated_at = check, self._now()
         return counts
 
     async def seal_plain(self) -> int:

@@ -24,6 +24,7 @@ import binascii
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Final
 
@@ -48,6 +49,7 @@ __all__ = [
     "parse_secret",
     "read_secret_file",
     "secret_text",
+    "set_aside",
     "write_secret_file",
 ]
 
@@ -122,18 +124,40 @@ def read_secret_file(path: Path) -> bytes:
 
 
 def write_secret_file(path: Path, secret: bytes) -> None:
-    """Write ``secret`` (one base64url line) to ``path``, mode 0600, atomically;
-    never replaces an existing file (FileExistsError)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    """Write ``secret`` (one base64url line) to ``path``, mode 0600, durably
+    (file and directory fsynced); never replaces an existing file
+    (FileExistsError)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as file:
             file.write(secret_text(secret) + "\n")
             file.flush()
             os.fsync(file.fileno())
         os.link(tmp, path)  # fails when path exists: never overwrite a secret
     finally:
-        tmp.unlink(missing_ok=True)
+        os.unlink(tmp)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def set_aside(path: Path, suffix: str) -> Path:
+    """Rename ``path`` to ``<path><suffix>`` (``…<suffix>.2``, ``.3``… when taken),
+    never replacing a file; the new path."""
+    target = path.with_name(path.name + suffix)
+    n = 1
+    while True:
+        try:
+            os.link(path, target)
+        except FileExistsError:
+            n += 1
+            target = path.with_name(f"{path.name}{suffix}.{n}")
+            continue
+        os.unlink(path)
+        return target
 
 
 class Sealer:
@@ -193,7 +217,7 @@ class SealSlot:
             return text
         if self.sealer is None:
             raise SecretRequired(
-                f"{name} is sealed: this needs the cluster secret "
-                f"({SECRET_FILE} in the data directory, or --cluster-secret-file)"
+                f"{name} is sealed: this needs the cluster secret, a copy of "
+                f"{SECRET_FILE} from a node's data directory in this --data-dir"
             )
         return self.sealer.open(text, name=name)

@@ -228,35 +228,40 @@ class Store:
         """Whether the database has a cluster secret (its check value)."""
         return await self.settings.get(SECRET_CHECK_SETTING) is not None
 
-    async def unlock(self, secret: bytes) -> bool:
+    async def unlock(self, secret: bytes, *, create: bool = False) -> bool:
         """Seal and open private keys with the cluster ``secret`` from now on.
 
         The database keeps the secret's check value: a different secret is
         refused (WrongSecret) before it is used. A database without one takes
-        this secret's (the first node of a cluster); True then.
+        this secret's only with ``create`` (``init`` on the first node; True
+        then); otherwise the store stays locked (False), as that database
+        holds nothing sealed.
         """
         sealer = Sealer(secret)
         stored = await self.settings.get(SECRET_CHECK_SETTING)
         created = False
         if stored is None:
+            if not create:
+                return False
             created = await self.settings.add_if_absent(SECRET_CHECK_SETTING, sealer.check)
             stored = await self.settings.get(SECRET_CHECK_SETTING)
         if not isinstance(stored, str) or not sealer.matches(stored):
             raise WrongSecret(
-                "the cluster secret given is not this cluster's: copy cluster.secret "
-                "from the publisher's data directory"
+                "this cluster secret does not open the database: use a copy of "
+                "cluster.secret from the data directory of any node of this cluster"
             )
         self._seal.sealer = sealer
         return created
 
     async def unlock_from(self, data_dir: Path) -> bool:
-        """:meth:`unlock` with the secret file of ``data_dir``, if it has one
-        (False when it has none). ValueError when the file is unusable."""
+        """:meth:`unlock` (never creating the check) with the secret file of
+        ``data_dir``; whether the store is unlocked now. ValueError when the
+        file is unusable."""
         path = data_dir / SECRET_FILE
         if not path.exists():
             return False
         await self.unlock(read_secret_file(path))
-        return True
+        return self.unlocked
 
     async def notify(self, channel: str, payload: str = "") -> None:
         """Tell every listener of ``channel`` (in every process) ``payload``.

@@ -142,9 +142,7 @@ async def regenerate_tomcat(ctx: Ctx, who: Who) -> CertificateOut:
     """Issue this node a new web certificate from its CA (CallManager, TFTP and
     Tomcat become restart pending)."""
     with admin.acting_as(who.actor):
-        info = await admin.regenerate_tomcat(
-            ctx.store, node_name=ctx.node_name, hostname=ctx.hostname
-        )
+        info = await admin.regenerate_tomcat(ctx.store, node_name=ctx.node_name)
     return CertificateOut.of(info)
 
 

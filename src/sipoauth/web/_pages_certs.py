@@ -178,9 +178,7 @@ async def regenerate(current: Page) -> Response:
     back = url("/certificates", store="tomcat")
     if current.request.method == "POST" and current.value("confirm") == "yes":
         ctx = current.ctx
-        info = await admin.regenerate_tomcat(
-            ctx.store, node_name=ctx.node_name, hostname=ctx.hostname
-        )
+        info = await admin.regenerate_tomcat(ctx.store, node_name=ctx.node_name)
         pending = ", ".join(info.restart_pending)
         return current.redirect(
             back, f"Regenerated the web certificate of {ctx.node_name}; restart {pending}."
