@@ -630,6 +630,32 @@ async def test_activation_code_onboards_a_sep_phone(prepared: Prepared, node: No
     assert await register_status(prepared, node, name, line, access) == 200
 
 
+async def test_an_activation_code_refused_after_its_check_is_not_spent(
+    prepared: Prepared, node: Node
+) -> None:
+    """A right code in a request refused for another reason (here a scope the desk
+    phone client may not have, RFC 6749 §5.2 invalid_scope) issues nothing and
+    loses nothing: the code is put back and onboards the phone afterwards."""
+    name, _ = await desk_phone(node)
+    code = await activation_code(node, name)
+    async with web(prepared, node) as client:
+        refused = await token(
+            client,
+            grant_type=ACTIVATION,
+            client_id=DESK,
+            activation_code=code,
+            mac=name[3:],
+            model="8851",
+            scope="admin:everything",
+        )
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"] == "invalid_scope"
+        assert await node.store.activation_codes.get(name) is not None
+        response = await activate(client, code, name[3:])
+        assert response.status_code == 200, response.text
+    assert await node.store.activation_codes.get(name) is None  # spent now
+
+
 async def test_activation_code_renames_a_bat_phone(prepared: Prepared, node: Node) -> None:
     """REFERENCE-BEHAVIOUR "Activation codes": a phone added as `BAT` + 12 hex is
     matched by model and renamed `SEP<MAC>` on activation; the token names and

@@ -49,7 +49,12 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter
 
-from sipoauth.store import AuthorizationCode, AuthorizationCodeRecord, RefreshTokenRecord
+from sipoauth.store import (
+    ActivationCodeRecord,
+    AuthorizationCode,
+    AuthorizationCodeRecord,
+    RefreshTokenRecord,
+)
 
 from ._clients import ACTIVATION_GRANT, Client, ClientRegistry
 from ._keys import KeyRing
@@ -166,6 +171,10 @@ class Exchange:
     revoke_target: tuple[str, str] | None = None
     """(kind, sid) the revocation endpoint found for the presented token."""
     revoked_sid: str | None = None
+    activation: ActivationCodeRecord | None = None
+    """The activation code *fetch* consumed, until the tokens it was traded for
+    are stored: put back if the request ends without them (a refusal after the
+    code was checked, a database error), so a phone never loses a good code."""
 
 
 class _Payload(OAuth2Payload):  # type: ignore[misc]

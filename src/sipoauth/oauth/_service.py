@@ -27,6 +27,7 @@ tokens by ``jti``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -45,7 +46,15 @@ from sipoauth.admin import _settings as keys_
 from sipoauth.admin._activation import activation_key
 from sipoauth.admin._audit import audit
 from sipoauth.admin._users import verify_user_password
-from sipoauth.store import GrantRecord, RefreshToken, Store, StoreUnavailable
+from sipoauth.store import (
+    ActivationCode,
+    ActivationCodeRecord,
+    GrantRecord,
+    RefreshToken,
+    Store,
+    StoreError,
+    StoreUnavailable,
+)
 
 from ._authlib import (
     JSON_HEADERS,
@@ -360,6 +369,21 @@ class AuthorizationService:
                 )
                 response.headers.append(("Retry-After", str(wait)))
                 return response
+        try:
+            return await self._issue(ex, grant_type, headers, form, client)
+        finally:
+            if ex.activation is not None:  # consumed, and not traded for stored tokens
+                await self._give_back(ex.activation)
+
+    async def _issue(
+        self,
+        ex: Exchange,
+        grant_type: str,
+        headers: Mapping[str, str],
+        form: Mapping[str, Sequence[str]],
+        client: Client | None,
+    ) -> OAuthResponse:
+        if grant_type == ACTIVATION_GRANT:
             await self._fetch_activation(ex, form, client)
         elif grant_type == "authorization_code":
             await self._fetch_code(ex, form)
@@ -374,6 +398,7 @@ class AuthorizationService:
             failure = await self._apply(ex)
             if failure is not None:
                 return failure
+            ex.activation = None  # spent: the tokens it gave are stored
             log.info(
                 "tokens issued",
                 grant_type=grant_type,
@@ -382,9 +407,29 @@ class AuthorizationService:
                 sid=ex.issued.sid,
                 jti=ex.issued.jti,
                 refresh=ex.issued.refresh_hash is not None,
-                via_mra=peer.via_mra,
+                via_mra=ex.peer.via_mra,
             )
         return response
+
+    async def _give_back(self, code: ActivationCodeRecord) -> None:
+        """Put back an activation code whose request ended without stored tokens."""
+        try:
+            await self.store.activation_codes.put(
+                ActivationCode(
+                    device_name=code.device_name,
+                    code_hash=code.code_hash,
+                    model=code.model,
+                    expires_at=code.expires_at,
+                )
+            )
+        except StoreError as exc:
+            log.warning(
+                "activation code consumed but not given back: generate a new one",
+                device=code.device_name,
+                error=type(exc).__name__,
+            )
+        else:
+            log.info("activation code given back: no tokens were issued", device=code.device_name)
 
     async def _fetch_activation(
         self, ex: Exchange, form: Mapping[str, Sequence[str]], client: Client | None
@@ -432,10 +477,13 @@ class AuthorizationService:
         if device.name != target and await store.devices.get(target) is not None:
             ex.refusal = InvalidGrantError(f"a phone named {target} exists already")
             return None
-        if await store.activation_codes.consume(record.code_hash) is None:
+        consumed = await store.activation_codes.consume(record.code_hash)
+        if consumed is None:
             return None  # used concurrently: single use
+        ex.activation = consumed
         if device.name != target:
             await store.devices.rename(device.name, target)
+            ex.activation = dataclasses.replace(consumed, device_name=target)
             await store.notify(CONFIG_CHANNEL, f"device {device.name} activated as {target}")
             log.info("phone activated and renamed", device=device.name, name=target)
         return Principal(target, device.owner_user_id, ACTIVATION_GRANT)
