@@ -17,7 +17,7 @@ SOFT = DeviceInfo("CSFALICE", ("1003",), oauth=True, owner="alice")
 def _claims(
     subject: str, client: str, scope: frozenset[str] = frozenset({SCOPE_CONFIG_READ})
 ) -> AccessClaims:
-    return AccessClaims(subject, client, scope, "sid1", "jti1", 0.0, 60.0, None, {})
+    return AccessClaims(subject, client, scope, "sid1", "jti1", 0.0, 60.0, None)
 
 
 def test_desk_phone_token_reads_its_own_file() -> None:
