@@ -20,6 +20,7 @@ from ._errors import (
     IntegrityViolation,
     InvalidReference,
     NotFound,
+    SchemaOutdated,
     StoreError,
     StoreUnavailable,
 )
@@ -147,6 +148,7 @@ __all__ = [
     "RegistrationRecord",
     "RegistrationTransport",
     "RegistrationsRepository",
+    "SchemaOutdated",
     "SecretRequired",
     "SecurityMode",
     "SecurityProfile",

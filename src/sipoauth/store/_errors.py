@@ -17,6 +17,7 @@ __all__ = [
     "IntegrityViolation",
     "InvalidReference",
     "NotFound",
+    "SchemaOutdated",
     "StoreError",
     "StoreUnavailable",
     "translate",
@@ -59,6 +60,11 @@ class CheckViolation(IntegrityViolation):
     enforce lengths: ``admin/`` validates them)."""
 
 
+class SchemaOutdated(StoreError):
+    """A table or column this version needs is missing: the database was not
+    migrated yet (``sipoauth init``, which ``serve`` runs, upgrades it)."""
+
+
 class StoreUnavailable(StoreError):
     """The database could not be reached, or stayed locked/busy too long."""
 
@@ -68,6 +74,8 @@ _PG_UNIQUE = "23505"
 _PG_FOREIGN_KEY = "23503"
 _PG_CHECK = "23514"
 _PG_NOT_NULL = "23502"
+_PG_UNDEFINED = ("42P01", "42703")  # undefined_table, undefined_column
+_SQLITE_UNDEFINED = re.compile(r"no such (table|column)\b")
 
 # sqlite3 messages: "UNIQUE constraint failed: nodes.name",
 # "CHECK constraint failed: ck_nodes_role", "FOREIGN KEY constraint failed",
@@ -83,6 +91,12 @@ def translate(error: exc.DBAPIError) -> StoreError:
     if isinstance(error, exc.DataError):
         return CheckViolation(str(orig).splitlines()[0] if str(orig) else "invalid value")
     if not isinstance(error, exc.IntegrityError):
+        first = str(orig).splitlines()[0] if str(orig) else type(orig).__name__
+        if getattr(orig, "sqlstate", None) in _PG_UNDEFINED or _SQLITE_UNDEFINED.match(first):
+            return SchemaOutdated(
+                f"the database schema is older than this version ({first}): "
+                "run sipoauth init to upgrade it"
+            )
         if isinstance(error, exc.OperationalError | exc.InterfaceError):
             return StoreUnavailable(str(orig))
         return StoreError(str(orig))
