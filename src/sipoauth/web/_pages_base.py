@@ -290,6 +290,43 @@ class Page:
             self.session.flash(kind, message)  # type: ignore[arg-type]
         return RedirectResponse(PREFIX + path, 303, headers=dict(PAGE_HEADERS))
 
+    async def confirm(
+        self,
+        act: Callable[[], Awaitable[str]],
+        *,
+        done: str,
+        back: str,
+        action: str,
+        title: str,
+        question: str,
+        detail: str,
+        confirm_label: str,
+        crumbs: Sequence[tuple[str, str]] = (),
+    ) -> Response:
+        """Confirm, then act: the question page until a POST with ``confirm=yes``
+        runs ``act`` and goes to ``done`` showing the message ``act`` returns. A
+        refusal goes back to ``back`` as an error; an object gone (NotFound) is
+        the refused page, as for any page."""
+        if self.request.method == "POST" and self.value("confirm") == "yes":
+            try:
+                message = await act()
+            except admin.NotFound:
+                raise
+            except admin.AdminError as exc:
+                return self.redirect(back, exc.message, "error")
+            return self.redirect(done, message)
+        return self.render(
+            "confirm.html",
+            title=title,
+            crumbs=list(crumbs),
+            question=question,
+            detail=detail,
+            action=action,
+            hidden={},
+            confirm_label=confirm_label,
+            back=back,
+        )
+
 
 def url(path: str, **query: Any) -> str:
     """``/servers/edit?name=…`` (query values quoted)."""

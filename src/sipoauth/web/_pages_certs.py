@@ -154,46 +154,48 @@ async def delete(current: Page) -> Response:
     name = current.query.get("store", "")
     fingerprint = current.query.get("fingerprint", "")
     back = url("/certificates", store=name)
-    if current.request.method == "POST" and current.value("confirm") == "yes":
-        await admin.delete_certificate(current.ctx.store, name, fingerprint)
-        return current.redirect(back, f"Deleted the certificate from {name}.")
     rows = await admin.list_certificates(current.ctx.store, name, node_name=current.ctx.node_name)
     row = next((r for r in rows if r.fingerprint == fingerprint), None)
     if row is None:
         raise admin.NotFound(f"{name} holds no certificate {fingerprint}")
-    return current.render(
-        "confirm.html",
+
+    async def act() -> str:
+        await admin.delete_certificate(current.ctx.store, name, fingerprint)
+        return f"Deleted the certificate from {name}."
+
+    return await current.confirm(
+        act,
+        done=back,
+        back=back,
+        action=url("/certificates/delete", store=name, fingerprint=fingerprint),
         title="Delete certificate",
         crumbs=[("Certificate Management", back)],
         question=f"Delete {row.subject} from {name}?",
         detail=f"SHA-256 {row.fingerprint}.",
-        action=url("/certificates/delete", store=name, fingerprint=fingerprint),
-        hidden={},
         confirm_label="Delete certificate",
-        back=back,
     )
 
 
 async def regenerate(current: Page) -> Response:
     back = url("/certificates", store="tomcat")
-    if current.request.method == "POST" and current.value("confirm") == "yes":
-        ctx = current.ctx
+    ctx = current.ctx
+
+    async def act() -> str:
         info = await admin.regenerate_tomcat(ctx.store, node_name=ctx.node_name)
         pending = ", ".join(info.restart_pending)
-        return current.redirect(
-            back, f"Regenerated the web certificate of {ctx.node_name}; restart {pending}."
-        )
-    return current.render(
-        "confirm.html",
+        return f"Regenerated the web certificate of {ctx.node_name}; restart {pending}."
+
+    return await current.confirm(
+        act,
+        done=back,
+        back=back,
+        action="/certificates/regenerate",
         title="Regenerate the web certificate",
         crumbs=[("Certificate Management", back)],
-        question=f"Regenerate the web certificate (tomcat) of {current.ctx.node_name}?",
-        detail="A new certificate is issued by the node's CA. Cisco CallManager, Cisco Tomcat "
-        "and Cisco TFTP keep presenting the old one until they restart.",
-        action="/certificates/regenerate",
-        hidden={},
+        question=f"Regenerate the web certificate (tomcat) of {ctx.node_name}?",
+        detail="A new certificate is issued by the cluster CA. Cisco CallManager, Cisco "
+        "Tomcat and Cisco TFTP keep presenting the old one until they restart.",
         confirm_label="Regenerate",
-        back=back,
     )
 
 

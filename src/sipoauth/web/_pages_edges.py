@@ -196,19 +196,21 @@ async def edge_edit(current: Page) -> Response:
 
 async def edge_delete(current: Page) -> Response:
     address = current.query.get("address", "")
-    if current.request.method == "POST" and current.value("confirm") == "yes":
+
+    async def act() -> str:
         await admin.delete_edge(current.ctx.store, address)
-        return current.redirect("/edges", f"Deleted {address}.")
-    return current.render(
-        "confirm.html",
+        return f"Deleted {address}."
+
+    return await current.confirm(
+        act,
+        done="/edges",
+        back=url("/edges/edit", address=address),
+        action=url("/edges/delete", address=address),
         title="Delete Expressway-C",
         crumbs=_CRUMBS,
         question=f"Delete the Expressway-C entry {address}?",
         detail="Its connections to the SIP Mobile and Remote Access Port are refused from then on.",
-        action=url("/edges/delete", address=address),
-        hidden={},
         confirm_label="Delete entry",
-        back=url("/edges/edit", address=address),
     )
 
 

@@ -137,23 +137,21 @@ async def group_edit(current: Page) -> Response:
 async def group_delete(current: Page) -> Response:
     store = current.ctx.store
     group = await admin.get_group(store, current.query.get("name", ""))
-    back = url("/groups/edit", name=group.name)
-    if current.request.method == "POST" and current.value("confirm") == "yes":
-        try:
-            await admin.delete_group(store, group.name)
-        except admin.AdminError as exc:
-            return current.redirect(back, exc.message, "error")
-        return current.redirect("/groups", f"Deleted {group.name}.")
-    return current.render(
-        "confirm.html",
+
+    async def act() -> str:
+        await admin.delete_group(store, group.name)
+        return f"Deleted {group.name}."
+
+    return await current.confirm(
+        act,
+        done="/groups",
+        back=url("/groups/edit", name=group.name),
+        action=url("/groups/delete", name=group.name),
         title="Delete CallManager group",
         crumbs=_CRUMBS,
         question=f"Delete CallManager group {group.name}?",
         detail="A group that phones use cannot be deleted.",
-        action=url("/groups/delete", name=group.name),
-        hidden={},
         confirm_label="Delete group",
-        back=back,
     )
 
 

@@ -131,23 +131,21 @@ async def domain_edit(current: Page) -> Response:
 async def domain_delete(current: Page) -> Response:
     store = current.ctx.store
     record = await admin.get_mra_domain(store, current.query.get("name", ""))
-    back = url("/mra-domains/edit", name=record.name)
-    if current.request.method == "POST" and current.value("confirm") == "yes":
-        try:
-            await admin.delete_mra_domain(store, record.name)
-        except admin.AdminError as exc:
-            return current.redirect(back, exc.message, "error")
-        return current.redirect("/mra-domains", f"Deleted {record.name}.")
-    return current.render(
-        "confirm.html",
+
+    async def act() -> str:
+        await admin.delete_mra_domain(store, record.name)
+        return f"Deleted {record.name}."
+
+    return await current.confirm(
+        act,
+        done="/mra-domains",
+        back=url("/mra-domains/edit", name=record.name),
+        action=url("/mra-domains/delete", name=record.name),
         title="Delete MRA service domain",
         crumbs=_CRUMBS,
         question=f"Delete MRA service domain {record.name}?",
         detail="A domain that phones name cannot be deleted.",
-        action=url("/mra-domains/delete", name=record.name),
-        hidden={},
         confirm_label="Delete domain",
-        back=back,
     )
 
 

@@ -61,24 +61,24 @@ async def regenerate(current: Page) -> Response:
     kind = current.query.get("key", "")
     if kind not in _KINDS:
         return current.redirect("/oauth")
-    if current.request.method == "POST" and current.value("confirm") == "yes":
+
+    async def act() -> str:
         info = await admin.regenerate_authz_key(
             current.ctx.store, kind, node_name=current.ctx.node_name
         )
-        return current.redirect(
-            "/oauth", f"Regenerated the authz {kind} key; its hash is now {info.hash}."
-        )
-    return current.render(
-        "confirm.html",
+        return f"Regenerated the authz {kind} key; its hash is now {info.hash}."
+
+    return await current.confirm(
+        act,
+        done="/oauth",
+        back="/oauth",
+        action=url("/oauth/regenerate", key=kind),
         title=f"Regenerate the authz {kind} key",
         crumbs=[("OAuth", "/oauth")],
         question=f"Regenerate the authz {kind} key?",
         detail="Every access and refresh token becomes invalid: every soft client signs in "
         "again and every desk phone needs a new activation code.",
-        action=url("/oauth/regenerate", key=kind),
-        hidden={},
         confirm_label="Regenerate",
-        back="/oauth",
     )
 
 
@@ -89,19 +89,21 @@ async def activation_codes(current: Page) -> Response:
 
 async def release(current: Page) -> Response:
     device = current.query.get("device", "")
-    if current.request.method == "POST" and current.value("confirm") == "yes":
+
+    async def act() -> str:
         await admin.release_activation_code(current.ctx.store, device)
-        return current.redirect("/activation-codes", f"Released the code of {device}.")
-    return current.render(
-        "confirm.html",
+        return f"Released the code of {device}."
+
+    return await current.confirm(
+        act,
+        done="/activation-codes",
+        back="/activation-codes",
+        action=url("/activation-codes/release", device=device),
         title="Release Activation Code",
         crumbs=[("Activation Codes", "/activation-codes")],
         question=f"Release the activation code of {device}?",
         detail="The code can no longer be used to onboard the phone.",
-        action=url("/activation-codes/release", device=device),
-        hidden={},
         confirm_label="Release",
-        back="/activation-codes",
     )
 
 

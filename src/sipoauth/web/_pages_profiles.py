@@ -194,22 +194,21 @@ async def profile_edit(current: Page) -> Response:
 async def profile_delete(current: Page) -> Response:
     store = current.ctx.store
     record = await admin.get_profile(store, current.query.get("name", ""))
-    if current.request.method == "POST" and current.value("confirm") == "yes":
-        try:
-            await admin.delete_profile(store, record.name)
-        except admin.AdminError as exc:
-            return current.redirect(url("/profiles/edit", name=record.name), exc.message, "error")
-        return current.redirect("/profiles", f"Deleted profile {record.name}.")
-    return current.render(
-        "confirm.html",
+
+    async def act() -> str:
+        await admin.delete_profile(store, record.name)
+        return f"Deleted profile {record.name}."
+
+    return await current.confirm(
+        act,
+        done="/profiles",
+        back=url("/profiles/edit", name=record.name),
+        action=url("/profiles/delete", name=record.name),
         title="Delete phone security profile",
         crumbs=_CRUMBS,
         question=f"Delete phone security profile {record.name}?",
         detail="A profile that phones use cannot be deleted.",
-        action=url("/profiles/delete", name=record.name),
-        hidden={},
         confirm_label="Delete profile",
-        back=url("/profiles/edit", name=record.name),
     )
 
 

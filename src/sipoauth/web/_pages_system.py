@@ -183,22 +183,21 @@ async def server_edit(current: Page) -> Response:
 async def server_delete(current: Page) -> Response:
     store = current.ctx.store
     node = await admin.get_server(store, current.query.get("name", ""))
-    if current.request.method == "POST" and current.value("confirm") == "yes":
-        try:
-            await admin.delete_server(store, node.name, node_name=current.ctx.node_name)
-        except admin.AdminError as exc:
-            return current.redirect(url("/servers/edit", name=node.name), exc.message, "error")
-        return current.redirect("/servers", f"Deleted server {node.name}.")
-    return current.render(
-        "confirm.html",
+
+    async def act() -> str:
+        await admin.delete_server(store, node.name, node_name=current.ctx.node_name)
+        return f"Deleted server {node.name}."
+
+    return await current.confirm(
+        act,
+        done="/servers",
+        back=url("/servers/edit", name=node.name),
+        action=url("/servers/delete", name=node.name),
         title="Delete server",
         crumbs=[_SERVERS],
         question=f"Delete server {node.name} ({node.host})?",
         detail="Its services and their state are removed from the cluster configuration.",
-        action=url("/servers/delete", name=node.name),
-        hidden={},
         confirm_label="Delete server",
-        back=url("/servers/edit", name=node.name),
     )
 
 

@@ -137,20 +137,22 @@ async def user_edit(current: Page) -> Response:
 async def user_delete(current: Page) -> Response:
     user_id = current.query.get("user", "")
     detail = await admin.get_user_detail(current.ctx.store, user_id)
-    if current.request.method == "POST" and current.value("confirm") == "yes":
+
+    async def act() -> str:
         revoked = await admin.delete_user(current.ctx.store, user_id, now=current.ctx.now())
-        return current.redirect("/users", f"Deleted {user_id}; {len(revoked)} grant(s) revoked.")
-    return current.render(
-        "confirm.html",
+        return f"Deleted {user_id}; {len(revoked)} grant(s) revoked."
+
+    return await current.confirm(
+        act,
+        done="/users",
+        back=url("/users/edit", user=user_id),
+        action=url("/users/delete", user=user_id),
         title="Delete end user",
         crumbs=_CRUMBS,
         question=f"Delete end user {user_id}?",
         detail=f"Their tokens are revoked; the {len(detail.devices)} device(s) they own stay, "
         "without an owner.",
-        action=url("/users/delete", user=user_id),
-        hidden={},
         confirm_label="Delete user",
-        back=url("/users/edit", user=user_id),
     )
 
 
