@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exc
+from sqlalchemy import exc, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import _models as m
 from ._errors import StoreUnavailable, translate
-from ._seal import SECRET_CHECK_SETTING, SECRET_FILE, SealSlot, SecretRequired
+from ._seal import SECRET_CHECK_SETTING, SECRET_FILE, SealSlot, SecretRequired, is_sealed
 
 __all__ = ["Clock", "Repository", "StoreContext", "WriteGate"]
 
@@ -135,6 +135,18 @@ class Repository:
                 f"{SECRET_FILE} from a node's data directory in this --data-dir"
             )
         return plaintext
+
+    async def _seal_plain(self, entity: Any, column: str, name_of: Callable[[Any], str]) -> int:
+        """Seal the values of ``entity.column`` still stored plain (from before
+        the cluster had a secret), each bound to ``name_of(row)``; how many."""
+        count = 0
+        async with self._write() as session:
+            for row in await session.scalars(select(entity)):
+                value = getattr(row, column)
+                if value is not None and not is_sealed(value):
+                    setattr(row, column, await self._seal(session, value, name=name_of(row)))
+                    count += 1
+        return count
 
     def _open(self, text: str, *, name: str) -> str:
         """The plaintext of a stored private value (see :class:`SealSlot`)."""

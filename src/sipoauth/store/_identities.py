@@ -14,16 +14,19 @@ from datetime import datetime
 from typing import Final
 
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import select
 
 from . import _models as m
 from ._base import Repository
-from ._seal import is_sealed
 
 __all__ = ["CA_IDENTITY", "IdentitiesRepository", "Identity", "IdentityRecord", "web_identity"]
 
 CA_IDENTITY: Final = "ca"
 """The cluster CA's identity name."""
+
+
+def _name(identity: str) -> str:
+    """What an identity's sealed key is bound to (associated data)."""
+    return f"identity {identity}"
 
 
 def web_identity(node_name: str) -> str:
@@ -57,7 +60,7 @@ class IdentitiesRepository(Repository):
     def _record(self, row: m.PkiIdentity, *, with_key: bool) -> IdentityRecord:
         key = row.key_pem
         if key is not None and with_key:
-            key = self._open(key, name=f"identity {row.name}")
+            key = self._open(key, name=_name(row.name))
         return IdentityRecord(
             name=row.name,
             chain_pem=row.chain_pem,
@@ -88,9 +91,7 @@ class IdentitiesRepository(Repository):
         )
         async with self._write() as session:
             if identity.key_pem is not None:
-                row.key_pem = await self._seal(
-                    session, identity.key_pem, name=f"identity {identity.name}"
-                )
+                row.key_pem = await self._seal(session, identity.key_pem, name=_name(identity.name))
             session.add(row)
             await session.flush()
             return self._record(row, with_key=False)
@@ -106,7 +107,7 @@ class IdentitiesRepository(Repository):
             row.key_pem = (
                 None
                 if identity.key_pem is None
-                else await self._seal(session, identity.key_pem, name=f"identity {identity.name}")
+                else await self._seal(session, identity.key_pem, name=_name(identity.name))
             )
             row.updated_at = self._now()
             await session.flush()
@@ -114,12 +115,4 @@ class IdentitiesRepository(Repository):
 
     async def seal_plain(self) -> int:
         """Seal every key still stored plain; how many. Needs the secret."""
-        count = 0
-        async with self._write() as session:
-            for row in await session.scalars(select(m.PkiIdentity).order_by(m.PkiIdentity.name)):
-                if row.key_pem is not None and not is_sealed(row.key_pem):
-                    row.key_pem = await self._seal(
-                        session, row.key_pem, name=f"identity {row.name}"
-                    )
-                    count += 1
-        return count
+        return await self._seal_plain(m.PkiIdentity, "key_pem", lambda row: _name(row.name))

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, update
 
 from . import _models as m
 from ._base import Repository
-from ._seal import SECRET_CHECK_SETTING, Sealer, is_sealed
+from ._seal import SECRET_CHECK_SETTING, Sealer
 from ._types import KeyPurpose
 
 __all__ = ["Key", "KeyRecord", "KeysRepository"]
@@ -88,13 +88,7 @@ class KeysRepository(Repository):
     async def seal_plain(self) -> int:
         """Seal every key still stored plain (from before the cluster had a
         secret); how many. Needs the secret."""
-        count = 0
-        async with self._write() as session:
-            for row in await session.scalars(select(m.Key).order_by(m.Key.kid)):
-                if not is_sealed(row.material):
-                    row.material = await self._seal(session, row.material, name=_name(row.kid))
-                    count += 1
-        return count
+        return await self._seal_plain(m.Key, "material", lambda row: _name(row.kid))
 
     async def add(self, key: Key, *, active: bool = True) -> KeyRecord:
         """Store a new key (AlreadyExists when the ``kid`` is taken)."""
