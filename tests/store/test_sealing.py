@@ -77,6 +77,14 @@ def test_a_file_without_a_secret_is_refused_by_name(tmp_path: Path, content: str
         read_secret_file(path)
 
 
+def test_a_binary_file_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    path = tmp_path / "given.secret"
+    path.write_bytes(b"\xff\xfe" + b"s3cr3t" * 8)
+    with pytest.raises(ValueError, match="not ASCII text") as refused:
+        read_secret_file(path)
+    assert "s3cr3t" not in str(refused.value) and "0xff" not in str(refused.value)
+
+
 def test_a_missing_secret_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no such file"):
         read_secret_file(tmp_path / "nowhere")

@@ -118,8 +118,10 @@ def read_secret_file(path: Path) -> bytes:
         text = path.read_text(encoding="ascii")
     except FileNotFoundError:
         raise ValueError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read the cluster secret ({exc})") from None
+    except UnicodeDecodeError:  # its text stays out of the message: it may be the secret
+        raise ValueError(f"{path} does not hold a cluster secret (not ASCII text)") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the cluster secret ({exc.strerror})") from None
     return parse_secret(text, source=str(path))
 
 
