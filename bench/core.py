@@ -22,6 +22,8 @@ Prints µs per REGISTER (best of `--repeat` runs) for
       connection each time);
   (b) parse + validate only, as the connection does it (with its parse cache);
   (c) `Registrar.register` only, on requests parsed and validated beforehand;
+  (d) --fresh only: `AccessTokenVerifier.verify` alone, never-seen tokens (the
+      part of (c) that decrypts and checks the signature and claims);
 then one JSON line.
 """
 
@@ -246,13 +248,20 @@ def fresh(args: argparse.Namespace) -> dict[str, float]:
     def parsed(chunk: Sequence[tuple[int, str]]) -> list[tuple[int, Request]]:
         return parse_all(requests(chunk), None)
 
+    def verify(chunk: Sequence[tuple[int, str]]) -> list[bytes]:
+        check, now = world.registrar.verifier.verify, world.now
+        for _, token in chunk:
+            check(token, now)
+        return [b"SIP/2.0 200 "] * len(chunk)
+
     a = best([run(items(), requests, connection) for _ in range(args.repeat)])
     b = best([run(items(), requests, parse) for _ in range(args.repeat)])
     c = best([run(items(), parsed, registrar) for _ in range(args.repeat)])
+    d = best([run(items(), list, verify) for _ in range(args.repeat)])
     if args.profile:
         chunk = requests(items())
         profile(lambda: connection(chunk))
-    return {"receive_data_us": a, "parse_validate_us": b, "registrar_us": c}
+    return {"receive_data_us": a, "parse_validate_us": b, "registrar_us": c, "verify_us": d}
 
 
 def main() -> None:
@@ -274,6 +283,8 @@ def main() -> None:
     print(f"  (a) SipConnection.receive_data  {figures['receive_data_us']:8.1f}")
     print(f"  (b) parse + validate            {figures['parse_validate_us']:8.1f}")
     print(f"  (c) Registrar.register          {figures['registrar_us']:8.1f}")
+    if "verify_us" in figures:
+        print(f"  (d) AccessTokenVerifier.verify  {figures['verify_us']:8.1f}")
     print(json.dumps({"mode": mode, **{k: round(v, 2) for k, v in figures.items()}}))
 
 
