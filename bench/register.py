@@ -4,7 +4,10 @@
     .venv/bin/python bench/register.py                 # steady state, 1,000 devices, 10 s
     .venv/bin/python bench/register.py --fresh         # registration storm
     .venv/bin/python bench/register.py --compare       # both, side by side, and the
-                                                       # storm's TLS-only ceiling
+                                                       # storm's TLS-only ceiling;
+                                                       # the same three against
+                                                       # Kamailio when installed
+    .venv/bin/python bench/register.py --peer kamailio # one mode against Kamailio
 
 Steady state: every device holds one TLS connection to the SIP Phone OAuth
 Port and re-registers as fast as the node answers (token verification is a
@@ -12,6 +15,13 @@ cache hit). `--fresh`: every registration opens a new TLS connection (full
 handshake) and presents a token the node has never seen (decrypt + RS256
 verify). The node runs in its own process (`sipoauth serve`); its CPU time
 and RSS are read from /proc, so the client's cost is not counted.
+
+Kamailio (`apt-get install kamailio kamailio-tls-modules`), the C server the
+targets were set against, runs the same load as a plain TLS registrar on the
+node's certificate with no authentication at all (bindings in memory): its
+processes' CPU is summed and its memory is the sum of their PSS (its shared
+memory is mapped by every process). It receives the same 1.2 KB REGISTER,
+token included.
 
 Prints REGISTER/s, p50/p99 latency, server CPU seconds, REGISTERs per server
 CPU-second, server RSS per registered device, then one JSON line with
@@ -26,6 +36,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -309,20 +320,252 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def run_mode(args: argparse.Namespace, fresh: bool, tls_only: bool = False) -> dict[str, float]:
+def run_mode(
+    args: argparse.Namespace, fresh: bool, tls_only: bool = False, peer: str = "sipoauth"
+) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="sipoauth-bench-"))
     try:
-        return _run_mode(args, fresh, work, tls_only)
+        return _run_mode(args, fresh, work, tls_only, peer)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
+# -- the server under test: the node, or Kamailio for the side-by-side -----------------------
+
+
+class ServerProcess:
+    """The server under test, started in its own process(es)."""
+
+    label = ""
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, env: dict[str, str]) -> None:
+        raise NotImplementedError
+
+    def pids(self) -> list[int]:
+        raise NotImplementedError
+
+    def memory_kb(self) -> int:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class NodeServer(ServerProcess):
+    """`sipoauth serve` on a prepared data directory, in its own process."""
+
+    def __init__(self, data_dir: Path, work: Path) -> None:
+        self.data_dir = data_dir
+        self.work = work
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, env: dict[str, str]) -> None:
+        out_path, err_path = self.work / "server.out", self.work / "server.err"
+        with out_path.open("w") as out, err_path.open("w") as err:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "sipoauth",
+                    "--data-dir",
+                    str(self.data_dir),
+                    "--node",
+                    "bench",
+                    "--hostname",
+                    "localhost",
+                    "serve",
+                    "--bind",
+                    "127.0.0.1",
+                    "--json",
+                    "--log-level",
+                    "warning",
+                ],
+                stdout=out,
+                stderr=err,
+                env=env,
+            )
+        deadline = time.time() + 60
+        while '"listeners"' not in out_path.read_text():
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"the node did not start: {err_path.read_text()[-2000:]}")
+            time.sleep(0.1)
+
+    def pids(self) -> list[int]:
+        assert self.proc is not None
+        return [self.proc.pid]
+
+    def memory_kb(self) -> int:
+        return proc_rss_kb(self.pids()[0])
+
+
+KAMAILIO_CFG = """#!KAMAILIO
+# bench/register.py: Kamailio as a plain TLS registrar (no authentication at all),
+# the reference the issue's targets come from. Bindings in memory (usrloc db_mode 0).
+debug=1
+log_stderror=yes
+children=1
+tcp_children={workers}
+enable_tls=yes
+auto_aliases=no
+listen=tls:127.0.0.1:{port}
+alias="localhost"
+tcp_connection_lifetime=3605
+tcp_max_connections=20000
+open_files_limit=16384
+tls_max_connections=20000
+loadpath "{modules}"
+loadmodule "tls.so"
+loadmodule "sl.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+modparam("tls", "config", "{tls_cfg}")
+modparam("usrloc", "db_mode", 0)
+modparam("registrar", "max_expires", 3600)
+request_route {{
+    if (method == "REGISTER") {{
+        if (!save("location")) {{ sl_reply_error(); }}
+        exit;
+    }}
+    sl_send_reply("405", "Method Not Allowed");
+}}
+"""
+
+KAMAILIO_TLS_CFG = """[server:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+certificate = {cert}
+private_key = {key}
+"""
+
+
+def kamailio_binary() -> str | None:
+    return shutil.which("kamailio") or next(
+        (p for p in ("/usr/sbin/kamailio", "/usr/local/sbin/kamailio") if os.access(p, os.X_OK)),
+        None,
+    )
+
+
+class KamailioServer(ServerProcess):
+    """Kamailio with its TLS module on the node's certificate, same port role.
+
+    Its processes (main, TCP main, TCP workers, timers) are all counted: CPU
+    summed, memory as the sum of their PSS (its shared memory is mapped by all).
+    """
+
+    label = "kamailio "
+
+    def __init__(self, data_dir: Path, work: Path, port: int, workers: int) -> None:
+        self.work = work
+        self.proc: subprocess.Popen[bytes] | None = None
+        binary = kamailio_binary()
+        if binary is None:
+            raise RuntimeError(
+                "kamailio is not installed (apt-get install kamailio kamailio-tls-modules)"
+            )
+        self.binary = binary
+        self.version = (
+            subprocess.run([binary, "-v"], capture_output=True, text=True, check=False)
+            .stdout.split("\n", 1)[0]
+            .removeprefix("version: ")
+        )
+        modules = next(
+            (
+                str(p)
+                for p in (
+                    Path("/usr/lib/x86_64-linux-gnu/kamailio/modules"),
+                    Path("/usr/lib/kamailio/modules"),
+                    Path("/usr/local/lib64/kamailio/modules"),
+                )
+                if (p / "tls.so").exists()
+            ),
+            None,
+        )
+        if modules is None:
+            raise RuntimeError("kamailio's tls module is not installed (kamailio-tls-modules)")
+        tls_cfg = work / "kamailio-tls.cfg"
+        tls_cfg.write_text(
+            KAMAILIO_TLS_CFG.format(
+                cert=data_dir / "pki" / "tomcat.pem", key=data_dir / "pki" / "tomcat.key"
+            )
+        )
+        self.cfg = work / "kamailio.cfg"
+        self.cfg.write_text(
+            KAMAILIO_CFG.format(port=port, workers=workers, modules=modules, tls_cfg=tls_cfg)
+        )
+        self.port = port
+
+    def start(self, env: dict[str, str]) -> None:
+        err_path = self.work / "kamailio.log"
+        with err_path.open("w") as err:
+            self.proc = subprocess.Popen(
+                [self.binary, "-f", str(self.cfg), "-DD", "-E", "-m", "512", "-M", "32",
+                 "-w", str(self.work)],
+                stdout=err,
+                stderr=err,
+            )  # fmt: skip
+        deadline = time.time() + 30
+        while True:
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"kamailio did not start: {err_path.read_text()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+
+    def pids(self) -> list[int]:
+        assert self.proc is not None
+        main = self.proc.pid
+        pids = [main]
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == main:
+                    pids.append(int(entry.name))
+        return pids
+
+    def memory_kb(self) -> int:
+        total = 0
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+            except OSError:
+                pass
+        return total
+
+
+def server_cpu(pids: list[int]) -> tuple[float, float]:
+    user = system = 0.0
+    for pid in pids:
+        try:
+            u, s = proc_cpu(pid)
+        except OSError:
+            continue
+        user, system = user + u, system + s
+    return user, system
+
+
 def _run_mode(
-    args: argparse.Namespace, fresh: bool, work: Path, tls_only: bool
+    args: argparse.Namespace, fresh: bool, work: Path, tls_only: bool, peer: str
 ) -> dict[str, float]:
     data_dir = work / "var"
     port, mra_port, web_port = free_port(), free_port(), free_port()
-    asyncio.run(prepare(data_dir, args.devices, port, mra_port, web_port))
+    kamailio = peer == "kamailio"
+    # Kamailio needs no devices: only the node's certificate (and tokens of the same size).
+    asyncio.run(prepare(data_dir, 0 if kamailio else args.devices, port, mra_port, web_port))
     clients = args.clients
     share = [
         args.devices // clients + (1 if k < args.devices % clients else 0) for k in range(clients)
@@ -330,48 +573,33 @@ def _run_mode(
     firsts = [sum(share[:k]) for k in range(clients)]
 
     # Tokens: one per device (steady), or a pool of never-seen ones (storm).
+    # Kamailio checks none: one token of the same size, sent by everyone.
+    one_token = mint_tokens(data_dir, 0, 1, 1)[0] if kamailio else ""
     token_files = []
     for k in range(clients):
         count = share[k] if not fresh else args.storm_tokens // clients
         # TLS-only sends no REGISTER: its "tokens" are just connection slots.
-        tokens = ["-"] * count if tls_only else mint_tokens(data_dir, firsts[k], count, share[k])
+        if tls_only:
+            tokens = ["-"] * count
+        elif kamailio:
+            tokens = [one_token] * count
+        else:
+            tokens = mint_tokens(data_dir, firsts[k], count, share[k])
         path = work / f"tokens-{k}.json"
         path.write_text(json.dumps(tokens))
         token_files.append(path)
 
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    out_path, err_path = work / "server.out", work / "server.err"
-    with out_path.open("w") as out, err_path.open("w") as err:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "sipoauth",
-                "--data-dir",
-                str(data_dir),
-                "--node",
-                "bench",
-                "--hostname",
-                "localhost",
-                "serve",
-                "--bind",
-                "127.0.0.1",
-                "--json",
-                "--log-level",
-                "warning",
-            ],
-            stdout=out,
-            stderr=err,
-            env=env,
-        )
+    server: ServerProcess = (
+        KamailioServer(data_dir, work, port, args.kamailio_workers)
+        if kamailio
+        else NodeServer(data_dir, work)
+    )
     try:
-        deadline = time.time() + 60
-        while '"listeners"' not in out_path.read_text():
-            if server.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"the node did not start: {err_path.read_text()[-2000:]}")
-            time.sleep(0.1)
+        server.start(env)
         time.sleep(0.5)
-        rss_base = proc_rss_kb(server.pid)
+        pids = server.pids()
+        mem_base = server.memory_kb()
         procs = []
         for k in range(clients):
             cmd = [
@@ -409,26 +637,25 @@ def _run_mode(
             if p.stdout.readline().strip() != "ready":
                 raise RuntimeError("a client failed to start")
         time.sleep(2.5)  # every device has registered once (steady); let RSS settle
-        rss_loaded = proc_rss_kb(server.pid)
+        mem_loaded = server.memory_kb()
         for p in procs:
             assert p.stdin is not None
             p.stdin.write("go\n")
             p.stdin.flush()
         time.sleep(args.warmup)
-        cpu0 = proc_cpu(server.pid)
+        pids = server.pids()
+        cpu0 = server_cpu(pids)
         time.sleep(args.seconds)
-        cpu1 = proc_cpu(server.pid)
+        cpu1 = server_cpu(pids)
+        if sorted(server.pids()) != sorted(pids):
+            raise RuntimeError(f"{server.label or 'the node '}lost a process during the run")
         results = []
         for p in procs:
             out, _ = p.communicate(timeout=120)
             results.append(json.loads(out.strip().splitlines()[-1]))
-        rss_end = proc_rss_kb(server.pid)
+        mem_end = server.memory_kb()
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        server.stop()
     ok = sum(r["ok"] for r in results)
     fail = sum(r["fail"] for r in results)
     elapsed = max(r["elapsed"] for r in results)
@@ -438,9 +665,11 @@ def _run_mode(
     registered = args.devices if not fresh else min(args.devices, ok)
     # After the run: steady, every device connected, registered and its caches warm;
     # storm, every device registered (bindings) with its last connection closed.
-    rss_per_device = (rss_end - rss_base) / max(1, registered)
+    rss_per_device = (mem_end - mem_base) / max(1, registered)
+    mode = "tls-only" if tls_only else "fresh" if fresh else "steady"
     figures = {
-        "mode": "tls-only" if tls_only else "fresh" if fresh else "steady",
+        "mode": server.label + mode,
+        "server": getattr(server, "version", "sipoauth"),
         "devices": args.devices,
         "register_per_s": ok / elapsed,
         "p50_ms": percentile(latencies, 0.50) * 1000,
@@ -450,9 +679,9 @@ def _run_mode(
         "server_system_s": system,
         "register_per_cpu_s": ok / cpu if cpu > 0 else float("nan"),
         "rss_per_device_kb": rss_per_device,
-        "server_rss_mb": rss_end / 1024,
-        "server_rss_base_mb": rss_base / 1024,
-        "rss_after_first_register_kb": (rss_loaded - rss_base) / max(1, registered),
+        "server_rss_mb": mem_end / 1024,
+        "server_rss_base_mb": mem_base / 1024,
+        "rss_after_first_register_kb": (mem_loaded - mem_base) / max(1, registered),
         "failures": fail,
     }
     others = {}
@@ -477,10 +706,10 @@ def print_table(rows: list[dict[str, float]]) -> None:
         ("server_rss_mb", "server RSS (MB)", "{:.1f}"),
         ("failures", "non-200 answers", "{:.0f}"),
     ]
-    header = f"{'':40}" + "".join(f"{r['mode']:>14}" for r in rows)
+    header = f"{'':40}" + "".join(f"{r['mode']:>18}" for r in rows)
     print(header)
     for key, label, fmt in labels:
-        print(f"{label:40}" + "".join(f"{fmt.format(r[key]):>14}" for r in rows))
+        print(f"{label:40}" + "".join(f"{fmt.format(r[key]):>18}" for r in rows))
 
 
 def main() -> None:
@@ -506,6 +735,20 @@ def main() -> None:
     parser.add_argument(
         "--storm-tokens", type=int, default=40000, help="storm: never-seen tokens minted beforehand"
     )
+    parser.add_argument(
+        "--peer",
+        choices=("sipoauth", "kamailio"),
+        default="sipoauth",
+        help="the server under test (kamailio: a plain TLS registrar, no token check)",
+    )
+    parser.add_argument(
+        "--no-kamailio",
+        action="store_true",
+        help="--compare: leave out Kamailio even when it is installed",
+    )
+    parser.add_argument(
+        "--kamailio-workers", type=int, default=2, help="Kamailio's TCP worker processes"
+    )
     # client-process options (internal)
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -514,6 +757,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--tokens", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # SIGTERM (e.g. `timeout`) unwinds like ^C, so the server under test is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.client:
         try:
             import uvloop
@@ -524,9 +769,17 @@ def main() -> None:
         return
     if args.compare:
         modes = [(False, False), (True, False), (True, True)]
+        peers = ["sipoauth"]
+        if args.no_kamailio:
+            pass
+        elif kamailio_binary() is None:
+            print("kamailio is not installed: the node's figures only", file=sys.stderr)
+        else:
+            peers.append("kamailio")
     else:
         modes = [(args.fresh or args.handshake_only, args.handshake_only)]
-    rows = [run_mode(args, fresh, tls_only) for fresh, tls_only in modes]
+        peers = [args.peer]
+    rows = [run_mode(args, fresh, tls_only, peer) for peer in peers for fresh, tls_only in modes]
     print_table(rows)
     for row in rows:
         print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}))
