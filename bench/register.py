@@ -475,6 +475,7 @@ class KamailioServer(ServerProcess):
             subprocess.run([binary, "-v"], capture_output=True, text=True, check=False)
             .stdout.split("\n", 1)[0]
             .removeprefix("version: ")
+            .strip()
         )
         modules = next(
             (
