@@ -401,3 +401,52 @@ def test_receive_data_never_raises(
             if data != b"\r\n":
                 assert isinstance(parse_message(data), Response)
         closed = closed or out.close
+
+
+# -- a new connection's first request, parsed without the framer when it is whole ---------
+
+
+def _first_request_cases(mint: Minter) -> dict[str, bytes]:
+    register = register_bytes(token=mint(), cseq=1, branch="z9hG4bK-w1")
+    head, _, _ = register.partition(b"Content-Length: 0\r\n\r\n")
+    return {
+        "register": register,
+        "options": options(),
+        "compact length": head + b"l: 0\r\n\r\n",
+        "folded length": head + b"Content-Length:\r\n 0\r\n\r\n",
+        "two lengths": head + b"Content-Length: 0\r\nContent-Length: 0\r\n\r\n",
+        "missing length": head + b"\r\n",
+        "pipelined": register + options(),
+        "junk behind": register + b"X",
+        "ping behind": register + b"\r\n\r\n",
+        "incomplete": register[:-3],
+        "bad header": head + b"Bad Name: 1\r\nContent-Length: 0\r\n\r\n",
+        "response": b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+    }
+
+
+def test_first_request_whole_or_in_pieces_same_answers(connect: Connect, mint: Minter) -> None:
+    """A request that arrives whole on a new connection is parsed without the framer
+    (StreamFramer.parse_whole); whatever the octets, the connection writes, closes and
+    reports exactly what it does when the framer takes them (octets in two pieces)."""
+    for name, data in _first_request_cases(mint).items():
+        whole = connect().receive_data(data, NOW)
+        conn = connect()
+        first = conn.receive_data(data[:1], NOW)
+        rest = conn.receive_data(data[1:], NOW)
+        assert whole.data == first.data + rest.data, name
+        assert whole.close == (first.close or rest.close), name
+        got = [(r.status, r.method, r.detail) for r in first.results + rest.results]
+        assert [(r.status, r.method, r.detail) for r in whole.results] == got, name
+
+
+def test_first_request_parsed_whole_teaches_the_parse_cache(connect: Connect, mint: Minter) -> None:
+    """The first request, parsed without the framer, is remembered as parse_message
+    would: the connection's re-REGISTERs are then matched by the parse cache."""
+    token = mint()
+    conn = connect()
+    for cseq in (1, 2, 3):
+        data = register_bytes(token=token, cseq=cseq, branch=f"z9hG4bK-c{cseq}")
+        [response] = responses(conn.receive_data(data, NOW))
+        assert response.status == 200
+    assert len(conn._cache) == 1

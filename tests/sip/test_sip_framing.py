@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sip_torture import ALL_NAMES, load
 
 from sipoauth.sip import (
@@ -215,3 +217,105 @@ def test_buffer_stays_bounded_while_waiting() -> None:
     framer.receive_data(b"x" * 100)
     assert isinstance(framer.next_event(), FramedMessage)
     assert framer.buffered == 0
+
+
+# --- parse_whole: a whole request parsed directly, only when the framer would frame it as is --
+
+_OPTIONS_HEAD = (
+    b"OPTIONS sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/TLS h:5061;branch=z9hG4bK-w\r\n"
+    b"Max-Forwards: 70\r\nFrom: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
+    b"Call-ID: w1\r\nCSeq: 1 OPTIONS\r\n"
+)
+WHOLE_CASES = {
+    "plain": _OPTIONS_HEAD + b"Content-Length: 0\r\n\r\n",
+    "body": _OPTIONS_HEAD + b"Content-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc",
+    "compact": _OPTIONS_HEAD + b"l: 0\r\n\r\n",
+    "upper": _OPTIONS_HEAD + b"CONTENT-LENGTH: 0\r\n\r\n",
+    "space before colon": _OPTIONS_HEAD + b"Content-Length \t: 0\r\n\r\n",
+    "folded": _OPTIONS_HEAD + b"Content-Length:\r\n 0\r\n\r\n",
+    "trailing fold": _OPTIONS_HEAD + b"Content-Length: 0\r\n \r\n\r\n",
+    "split by a fold": _OPTIONS_HEAD + b"Content-Length: 1\r\n 0\r\n\r\n0123456789",
+    "zeros": _OPTIONS_HEAD + b"Content-Length: 00000000000000003\r\n\r\nabc",
+    "eleven digits": _OPTIONS_HEAD + b"Content-Length: 10000000000\r\n\r\n",
+    "plus": _OPTIONS_HEAD + b"Content-Length: +3\r\n\r\nabc",
+    "two equal": _OPTIONS_HEAD + b"Content-Length: 0\r\nl: 0\r\n\r\n",
+    "two different": _OPTIONS_HEAD + b"Content-Length: 0\r\nl: 3\r\n\r\nabc",
+    "missing": _OPTIONS_HEAD + b"\r\n",
+    "missing with body": _OPTIONS_HEAD + b"\r\nabc",
+    "short body": _OPTIONS_HEAD + b"Content-Length: 5\r\n\r\nabc",
+    "extra octets": _OPTIONS_HEAD + b"Content-Length: 0\r\n\r\nX",
+    "pipelined": 2 * (_OPTIONS_HEAD + b"Content-Length: 0\r\n\r\n"),
+    "ping behind": _OPTIONS_HEAD + b"Content-Length: 0\r\n\r\n\r\n\r\n",
+    "leading crlf": b"\r\n" + _OPTIONS_HEAD + b"Content-Length: 0\r\n\r\n",
+    "lone lf": _OPTIONS_HEAD + b"X: a\nb\r\nContent-Length: 0\r\n\r\n",
+    "bad header": _OPTIONS_HEAD + b"Bad Name: x\r\nContent-Length: 0\r\n\r\n",
+    "bad start line": b"OPTIONS  sip:a SIP/2.0\r\nContent-Length: 0\r\n\r\n",
+    "response": b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+    "no end of head": _OPTIONS_HEAD + b"Content-Length: 0\r\n",
+    "empty": b"",
+}
+
+
+def _check_parse_whole(data: bytes, **kw: int) -> bool:
+    """parse_whole(data) is either None or what the framer + parse_message give."""
+    framer = StreamFramer(**kw)
+    whole = framer.parse_whole(data)
+    assert framer.idle  # untouched
+    if whole is None:
+        return False
+    request, head_length = whole
+    assert feed(data, **kw) == [FramedMessage(data)]
+    assert data[head_length - 4 : head_length] == b"\r\n\r\n"
+    assert data.find(b"\r\n\r\n") == head_length - 4
+    expected = parse_message(data)
+    assert isinstance(expected, Request)
+    assert (request.method, request.uri, request.version) == (
+        expected.method,
+        expected.uri,
+        expected.version,
+    )
+    assert (request.headers, request.body) == (expected.headers, expected.body)
+    return True
+
+
+@pytest.mark.parametrize("name", sorted(WHOLE_CASES))
+def test_parse_whole_only_what_the_framer_frames_as_is(name: str) -> None:
+    taken = _check_parse_whole(WHOLE_CASES[name])
+    assert taken == (
+        name
+        in {"plain", "body", "compact", "upper", "space before colon", "folded"}
+        | {"trailing fold", "zeros"}
+    )
+
+
+@pytest.mark.parametrize("name", ALL_NAMES)
+def test_parse_whole_rfc4475(name: str) -> None:
+    _check_parse_whole(load(name))
+
+
+def test_parse_whole_header_line_limit() -> None:
+    data = WHOLE_CASES["plain"]
+    lines = data.count(b"\r\n") - 2
+    assert _check_parse_whole(data, max_header_lines=lines)
+    assert not _check_parse_whole(data, max_header_lines=lines - 1)
+    assert not _check_parse_whole(data, max_message_size=len(data) - 1)
+
+
+def test_parse_whole_not_while_the_framer_holds_octets() -> None:
+    framer = StreamFramer()
+    framer.receive_data(b"OPT")
+    assert framer.parse_whole(WHOLE_CASES["plain"]) is None
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from(sorted(WHOLE_CASES)), min_size=1, max_size=3),
+    st.integers(min_value=0, max_value=400),
+    st.binary(max_size=4),
+)
+def test_parse_whole_property(names: list[str], cut: int, junk: bytes) -> None:
+    """Concatenations, truncations and insertions of the cases: whatever parse_whole
+    takes is exactly one message the framer would deliver whole, parsed the same."""
+    data = b"".join(WHOLE_CASES[n] for n in names)
+    _check_parse_whole(data[:cut] + junk + data[cut:])
+    _check_parse_whole(data[:cut])

@@ -11,7 +11,10 @@ just read are exactly one request repeating the layout of a recent valid request
 on this connection (a phone's re-REGISTER), the cache parses it by comparison and
 the framer is skipped: a match is by construction what the framer would deliver
 (one head with the learned header lines, its one Content-Length covering the
-rest of the bytes; see `sipoauth.sip._cache`). Anything else takes the framer.
+rest of the bytes; see `sipoauth.sip._cache`). Otherwise bytes that are exactly
+one whole request, as a new connection's first REGISTER usually is, are parsed
+directly (`StreamFramer.parse_whole`, which takes them only when the framer would
+deliver them as they are). Anything else takes the framer.
 """
 
 from __future__ import annotations
@@ -73,6 +76,11 @@ class SipConnection:
         framer = self._framer
         if framer.idle and len(data) <= self._direct_max:
             request = self._cache.match(data)
+            if request is None:  # e.g. a new connection's first request
+                whole = framer.parse_whole(data)
+                if whole is not None:
+                    request, head_length = whole
+                    self._cache.remember(data[:head_length], request)  # as parse_message
             if request is not None:  # exactly one request, as the framer would frame it
                 result = self._core.handle_request(request, self.flow, now)
                 if self._observer is not None:

@@ -23,7 +23,7 @@ from ._names import KEY_CACHE, canonical_key
 if TYPE_CHECKING:
     from ._cache import ParseCache
 
-__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "parse_head", "parse_message"]
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "parse_head", "parse_message", "parse_split"]
 
 DEFAULT_MAX_MESSAGE_SIZE: Final = 65535
 """Largest message ``parse_message`` accepts by default (answer 513 beyond)."""
@@ -161,6 +161,15 @@ def parse_message(
             return matched
     if data[:2] == b"\r\n":
         data = data.lstrip(b"\r\n")
+    message, body_start = parse_split(data)
+    if cache is not None and isinstance(message, Request):
+        cache.remember(data[:body_start], message)
+    return message
+
+
+def parse_split(data: bytes) -> tuple[Request | Response, int]:
+    """:func:`parse_message` of ``data`` that starts with its start line (no
+    size limit, no cache), and where its body starts (the head's length)."""
     end = data.find(b"\r\n\r\n")
     if end < 0:
         raise _bad("Incomplete message: no empty line after the header fields")
@@ -183,9 +192,7 @@ def parse_message(
     except RemoteProtocolError as exc:
         _attach_request(exc, start, headers)
         raise
-    if cache is not None and isinstance(message, Request):
-        cache.remember(data[:body_start], message)
-    return message
+    return message, body_start
 
 
 def _attach_request(exc: RemoteProtocolError, start: str, headers: dict[str, list[str]]) -> None:
