@@ -225,9 +225,15 @@ async def client_main(args: argparse.Namespace) -> None:
     registered = 0
     all_registered = asyncio.Event()
 
+    # Devices connect (unmeasured) at most 64 at a time, as phones coming up do
+    # rather than 1,000 in the same millisecond (Kamailio's one TCP worker drops
+    # connections queued beyond its fd-passing queue).
+    connecting = asyncio.Semaphore(64)
+
     async def steady(i: int, token: str) -> None:
         nonlocal registered
-        conn = await connect("127.0.0.1", args.port, context, "localhost")
+        async with connecting:
+            conn = await connect("127.0.0.1", args.port, context, "localhost")
         call_id = f"bench-{i}-{random.getrandbits(32):x}"
         cseq = 1
         template = templates[i]
@@ -748,7 +754,10 @@ def main() -> None:
         help="--compare: leave out Kamailio even when it is installed",
     )
     parser.add_argument(
-        "--kamailio-workers", type=int, default=2, help="Kamailio's TCP worker processes"
+        "--kamailio-workers",
+        type=int,
+        default=1,
+        help="Kamailio's TCP worker processes (5.6 with OpenSSL 3 fails TLS with more)",
     )
     # client-process options (internal)
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
@@ -780,7 +789,13 @@ def main() -> None:
     else:
         modes = [(args.fresh or args.handshake_only, args.handshake_only)]
         peers = [args.peer]
-    rows = [run_mode(args, fresh, tls_only, peer) for peer in peers for fresh, tls_only in modes]
+    # Kamailio gets steady and storm; the TLS-only ceiling is the node's own measure.
+    rows = [
+        run_mode(args, fresh, tls_only, peer)
+        for peer in peers
+        for fresh, tls_only in modes
+        if not (peer == "kamailio" and tls_only and args.compare)
+    ]
     print_table(rows)
     for row in rows:
         print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}))
