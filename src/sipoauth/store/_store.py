@@ -13,7 +13,6 @@ from sqlalchemy import exc
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from . import _migrate
 from ._activation import ActivationCodesRepository
 from ._admin_tokens import AdminTokensRepository
 from ._admins import AdminsRepository
@@ -208,6 +207,8 @@ class Store:
 
         Idempotent, and safe when several nodes start at once (see ``_migrate``).
         """
+        from . import _migrate  # Alembic: ~0.1 s to import, needed by init and serve only
+
         busy_ms = int(self._options.busy_timeout * 1000)
         try:
             await asyncio.to_thread(_migrate.upgrade, self._url, busy_timeout_ms=busy_ms)
@@ -216,6 +217,8 @@ class Store:
 
     async def revision(self) -> str | None:
         """The revision the database is at; None when it was never migrated."""
+        from . import _migrate
+
         async with self._engine.connect() as connection:
             return await connection.run_sync(_migrate.current_revision)
 
