@@ -226,7 +226,27 @@ async def initialise(
     now = now or datetime.now(UTC)
     report = InitReport(data_dir=data_dir, database_url=store.url)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # One init at a time per database, whatever the machine: each reads what
+    # the database lacks (a publisher, keys, the cluster CA) and creates it.
+    async with store.init_lock():
+        await _initialise(
+            store, report, data_dir, hostname, node_name, admin_password, now,
+            cluster_secret, replace_lost_secret,
+        )  # fmt: skip
+    return report
 
+
+async def _initialise(
+    store: Store,
+    report: InitReport,
+    data_dir: Path,
+    hostname: str,
+    node_name: str,
+    admin_password: str | None,
+    now: datetime,
+    cluster_secret: bytes | None,
+    replace_lost_secret: bool,
+) -> None:
     await store.migrate()
     _restrict_database_files(data_dir)
     if replace_lost_secret:
@@ -297,4 +317,3 @@ async def initialise(
         report.created.append("admin account")
         if admin_password is None:
             report.admin_password = password
-    return report

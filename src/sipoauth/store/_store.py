@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, cast
+from typing import Final, Literal, cast
 
-from sqlalchemy import exc
+from sqlalchemy import exc, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -42,6 +46,13 @@ from ._users import UsersRepository
 __all__ = ["Store", "StoreOptions"]
 
 Dialect = Literal["sqlite", "postgresql"]
+
+
+INIT_LOCK_KEY: Final = int.from_bytes(b"sipoinit", "big")
+"""PostgreSQL advisory lock key held by :meth:`Store.init_lock` ("sipoinit" as a bigint)."""
+
+INIT_LOCK_SUFFIX: Final = ".init-lock"
+"""SQLite: :meth:`Store.init_lock` locks the file named as the database plus this."""
 
 
 def _utc_now() -> datetime:
@@ -265,6 +276,63 @@ class Store:
             return False
         await self.unlock(read_secret_file(path))
         return self.unlocked
+
+    @contextlib.asynccontextmanager
+    async def init_lock(self) -> AsyncIterator[None]:
+        """Held while one process initialises this database (``sipoauth init``).
+
+        Initialising reads what the database lacks (a publisher, signing keys,
+        the cluster CA, the admin account) and creates it; nodes initialising
+        one database at once would each find it empty. Under this lock they
+        take turns, on every machine: a session-level advisory lock on
+        PostgreSQL (on a connection of its own, released at the end or when
+        that connection is lost), ``flock`` on a file beside the SQLite
+        database. Waits as long as another init runs.
+        """
+        if self._dialect == "postgresql":
+            async with self._init_lock_pg():
+                yield
+            return
+        database = self._engine.url.database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            yield  # nothing another process could open
+            return
+        path = f"{database}{INIT_LOCK_SUFFIX}"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            raise StoreUnavailable(f"cannot create {path}: {error.strerror}") from error
+        try:
+            await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # (releases the lock)
+
+    @contextlib.asynccontextmanager
+    async def _init_lock_pg(self) -> AsyncIterator[None]:
+        key = {"key": INIT_LOCK_KEY}
+        try:
+            connection = await self._engine.connect()
+        except exc.DBAPIError as error:
+            raise translate(error) from error
+        try:
+            try:
+                await connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
+                await connection.commit()
+            except exc.DBAPIError as error:
+                raise translate(error) from error
+            try:
+                yield
+            finally:
+                try:
+                    await connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+                    await connection.commit()
+                except exc.DBAPIError:
+                    # The session is gone or broken: so is its lock, once the
+                    # connection is closed rather than returned to the pool.
+                    await connection.invalidate()
+        finally:
+            await connection.close()
 
     async def notify(self, channel: str, payload: str = "") -> None:
         """Tell every listener of ``channel`` (in every process) ``payload``.
