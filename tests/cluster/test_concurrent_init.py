@@ -13,6 +13,8 @@ migration to the end, so the nodes take turns and exactly one of each exists.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,22 @@ from sipoauth.node import initialise
 from sipoauth.store import Store, new_secret
 
 NAMES = ("node1", "node2", "node3", "node4")
+
+
+@contextlib.asynccontextmanager
+async def _opened(url: str, secret: bytes) -> AsyncIterator[Store]:
+    """The database, unlocked with the cluster's secret (keys are sealed)."""
+    store = await Store.open(url)
+    try:
+        await store.unlock(secret)
+        assert store.unlocked
+        yield store
+    finally:
+        await store.close()
+
+
+async def _init_all(url: str, tmp_path: Path, names: tuple[str, ...], secret: bytes) -> None:
+    await asyncio.gather(*(_init(url, tmp_path / n, n, secret) for n in names))
 
 
 async def _init(url: str, data_dir: Path, name: str, secret: bytes) -> None:
@@ -43,25 +61,19 @@ async def test_nodes_initialising_an_empty_database_at_once_make_one_of_everythi
     pg_db_url: str, tmp_path: Path
 ) -> None:
     secret = new_secret()
-    await asyncio.gather(*(_init(pg_db_url, tmp_path / n, n, secret) for n in NAMES))
+    await _init_all(pg_db_url, tmp_path, NAMES, secret)
 
-    store = await Store.open(pg_db_url)
-    try:
-        await store.unlock(secret)
-        assert store.unlocked
+    async with _opened(pg_db_url, secret) as store:
         roles = sorted(node.role for node in await store.nodes.list())
         assert roles == ["publisher", "subscriber", "subscriber", "subscriber"]
         assert len(await store.keys.active("authz-signing")) == 1
         assert len(await store.keys.active("authz-encryption")) == 1
         assert await store.admins.get("admin") is not None
-        # One cluster CA, and every node's certificate issued by it.
-        ca = (tmp_path / NAMES[0] / "pki" / "ca.pem").read_bytes()
-        for name in NAMES[1:]:
-            assert (tmp_path / name / "pki" / "ca.pem").read_bytes() == ca
-        trusted = await store.trusted_certs.list("tomcat-trust")
-        assert len(trusted) == 1
-    finally:
-        await store.close()
+        assert len(await store.trusted_certs.list("tomcat-trust")) == 1
+    # One cluster CA, and every node's certificate issued by it.
+    ca = (tmp_path / NAMES[0] / "pki" / "ca.pem").read_bytes()
+    for name in NAMES[1:]:
+        assert (tmp_path / name / "pki" / "ca.pem").read_bytes() == ca
 
 
 @pytest.mark.postgresql
@@ -69,20 +81,12 @@ async def test_a_second_round_of_concurrent_inits_changes_nothing(
     pg_db_url: str, tmp_path: Path
 ) -> None:
     secret = new_secret()
-    await asyncio.gather(*(_init(pg_db_url, tmp_path / n, n, secret) for n in NAMES))
-    store = await Store.open(pg_db_url)
-    try:
-        await store.unlock(secret)
+    await _init_all(pg_db_url, tmp_path, NAMES, secret)
+    async with _opened(pg_db_url, secret) as store:
         before = ([k.kid for k in await store.keys.list()], await store.nodes.list())
-    finally:
-        await store.close()
-    await asyncio.gather(*(_init(pg_db_url, tmp_path / n, n, secret) for n in NAMES))
-    store = await Store.open(pg_db_url)
-    try:
-        await store.unlock(secret)
+    await _init_all(pg_db_url, tmp_path, NAMES, secret)
+    async with _opened(pg_db_url, secret) as store:
         after = ([k.kid for k in await store.keys.list()], await store.nodes.list())
-    finally:
-        await store.close()
     assert after == before
 
 
@@ -90,13 +94,9 @@ async def test_inits_of_one_sqlite_database_at_once_take_turns(tmp_path: Path) -
     """The same on one SQLite file (two ``make run`` started at once)."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
     secret = new_secret()
-    await asyncio.gather(*(_init(url, tmp_path / n, n, secret) for n in NAMES[:3]))
-    store = await Store.open(url)
-    try:
+    await _init_all(url, tmp_path, NAMES[:3], secret)
+    async with _opened(url, secret) as store:
         roles = sorted(node.role for node in await store.nodes.list())
         assert roles == ["publisher", "subscriber", "subscriber"]
-        await store.unlock(secret)
         assert len(await store.keys.active("authz-signing")) == 1
-    finally:
-        await store.close()
     assert (tmp_path / "shared.db.init-lock").exists()
