@@ -217,7 +217,18 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    report = await _initialise(cli, password_file)
+    # init waits its turn when other nodes initialise the database at the same
+    # moment (Store.init_lock); a signal meanwhile ends the wait and the process.
+    initialising = asyncio.ensure_future(_initialise(cli, password_file))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({initialising, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not initialising.done():
+        initialising.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await initialising
+        return
+    report = initialising.result()
     _print_report(report, as_json)
     node = await Node.open(config)
     try:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,11 +49,44 @@ __all__ = ["Store", "StoreOptions"]
 Dialect = Literal["sqlite", "postgresql"]
 
 
+log = logging.getLogger(__name__)
+
 INIT_LOCK_KEY: Final = int.from_bytes(b"sipoinit", "big")
 """PostgreSQL advisory lock key held by :meth:`Store.init_lock` ("sipoinit" as a bigint)."""
 
 INIT_LOCK_SUFFIX: Final = ".init-lock"
 """SQLite: :meth:`Store.init_lock` locks the file named as the database plus this."""
+
+
+INIT_LOCK_POLL: Final = 0.1
+"""Seconds between two tries for :meth:`Store.init_lock` while another init holds it."""
+
+
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+async def _wait_for_lock(attempt: Callable[[], bool | Awaitable[bool]]) -> None:
+    """Call ``attempt`` until it returns True, every :data:`INIT_LOCK_POLL`;
+    say once, after a second, that another init is being waited for."""
+    loop = asyncio.get_running_loop()
+    said = False
+    started = loop.time()
+    while True:
+        got = attempt()
+        if not isinstance(got, bool):
+            got = await got
+        if got:
+            return
+        if not said and loop.time() - started >= 1.0:
+            # (A warning so that `init`, which configures no logging, shows it too.)
+            log.warning("waiting for another node's init of this database to finish")
+            said = True
+        await asyncio.sleep(INIT_LOCK_POLL)
 
 
 def _utc_now() -> datetime:
@@ -279,15 +313,17 @@ class Store:
 
     @contextlib.asynccontextmanager
     async def init_lock(self) -> AsyncIterator[None]:
-        """Held while one process initialises this database (``sipoauth init``).
+        """Held while one process initialises this database (``sipoauth init``,
+        and ``serve`` as it starts).
 
         Initialising reads what the database lacks (a publisher, signing keys,
         the cluster CA, the admin account) and creates it; nodes initialising
         one database at once would each find it empty. Under this lock they
         take turns, on every machine: a session-level advisory lock on
-        PostgreSQL (on a connection of its own, released at the end or when
-        that connection is lost), ``flock`` on a file beside the SQLite
-        database. Waits as long as another init runs.
+        PostgreSQL (on a connection of its own, closed rather than pooled
+        unless the lock was released cleanly), ``flock`` on a file beside the
+        SQLite database (none for in-memory or ``file:`` URI databases). The
+        wait polls, logs once after a second, and ends at once when cancelled.
         """
         if self._dialect == "postgresql":
             async with self._init_lock_pg():
@@ -295,15 +331,17 @@ class Store:
             return
         database = self._engine.url.database
         if not database or database == ":memory:" or database.startswith("file:"):
-            yield  # nothing another process could open
+            yield  # nothing another process could open by this name
             return
         path = f"{database}{INIT_LOCK_SUFFIX}"
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except PermissionError:  # made by another user: flock needs no write access
+            fd = os.open(path, os.O_RDONLY)
         except OSError as error:
             raise StoreUnavailable(f"cannot create {path}: {error.strerror}") from error
         try:
-            await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+            await _wait_for_lock(lambda: _try_flock(fd))
             yield
         finally:
             os.close(fd)  # (releases the lock)
@@ -315,23 +353,41 @@ class Store:
             connection = await self._engine.connect()
         except exc.DBAPIError as error:
             raise translate(error) from error
+        except exc.TimeoutError as error:  # the pool: the database hangs
+            raise StoreUnavailable(f"no database connection: {error}") from error
+
+        async def attempt() -> bool:
+            result = await connection.execute(text("SELECT pg_try_advisory_lock(:key)"), key)
+            got = bool(result.scalar())
+            await connection.commit()
+            return got
+
+        clean = False
         try:
             try:
-                await connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
-                await connection.commit()
+                await _wait_for_lock(attempt)
             except exc.DBAPIError as error:
                 raise translate(error) from error
             try:
                 yield
             finally:
                 try:
-                    await connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+                    result = await connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+                    released = bool(result.scalar())
                     await connection.commit()
                 except exc.DBAPIError:
-                    # The session is gone or broken: so is its lock, once the
-                    # connection is closed rather than returned to the pool.
-                    await connection.invalidate()
+                    released = False
+                if not released:
+                    log.warning(
+                        "the database's init lock was lost while held (connection lost): "
+                        "another init may have run at the same time"
+                    )
+            clean = released
         finally:
+            if not clean:
+                # Its session may still hold the lock (a cancelled wait the server
+                # granted anyway, a failed unlock): close it, never pool it.
+                await connection.invalidate()
             await connection.close()
 
     async def notify(self, channel: str, payload: str = "") -> None:
