@@ -42,7 +42,7 @@ from ._bootstrap import PKI_DIR, unlock_store
 from ._config import NodeConfig
 from ._control import ControlChannel
 from ._flows import FlowTable
-from ._identity import sync_identity
+from ._identity import IdentitySync, sync_identity
 from ._keys import token_context
 from ._logging import configure_logging
 from ._memory import release_free_memory
@@ -113,6 +113,20 @@ async def until_done(
         return
 
 
+async def _sync_identity(store: Store, config: NodeConfig) -> IdentitySync:
+    """This node's certificates from the database into ``pki/`` (see ``_identity``)."""
+    sync = await sync_identity(
+        store,
+        config.data_dir / PKI_DIR,
+        node_name=config.node_name,
+        hostname=config.hostname,
+        now=datetime.now(UTC),
+    )
+    if sync.written:
+        log.info("certificates written from the database", files=sync.written)
+    return sync
+
+
 class Node:
     """One running node."""
 
@@ -157,20 +171,12 @@ class Node:
         store = await Store.open(config.database_url)
         try:
             await unlock_store(store, config.data_dir)
-            sync = await sync_identity(
-                store,
-                config.data_dir / PKI_DIR,
-                node_name=config.node_name,
-                hostname=config.hostname,
-                now=datetime.now(UTC),
-            )
+            sync = await _sync_identity(store, config)
         except BaseException:
             await store.close()
             raise
         for what in sync.created:
             log.warning("created at start", what=what)
-        if sync.written:
-            log.info("certificates written from the database", files=sync.written)
         return cls(config, store, sync.pki)
 
     async def refresh_identity(self) -> NodePki:
@@ -178,18 +184,10 @@ class Node:
         presents them is starting: an upload or regeneration takes effect). On a
         database outage the files of ``pki/`` serve as they are."""
         try:
-            sync = await sync_identity(
-                self.store,
-                self.config.data_dir / PKI_DIR,
-                node_name=self.config.node_name,
-                hostname=self.config.hostname,
-                now=datetime.now(UTC),
-            )
+            sync = await _sync_identity(self.store, self.config)
         except StoreError as exc:
             log.warning("certificates not refreshed from the database", error=str(exc))
             return self.pki
-        if sync.written:
-            log.info("certificates written from the database", files=sync.written)
         self.pki = sync.pki
         return self.pki
 
