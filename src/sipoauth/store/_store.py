@@ -62,7 +62,7 @@ INIT_LOCK_POLL: Final = 0.1
 """Seconds between two tries for :meth:`Store.init_lock` while another init holds it."""
 
 
-def _try_flock(fd: int) -> bool:
+async def _try_flock(fd: int) -> bool:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -70,17 +70,14 @@ def _try_flock(fd: int) -> bool:
     return True
 
 
-async def _wait_for_lock(attempt: Callable[[], bool | Awaitable[bool]]) -> None:
+async def _wait_for_lock(attempt: Callable[[], Awaitable[bool]]) -> None:
     """Call ``attempt`` until it returns True, every :data:`INIT_LOCK_POLL`;
     say once, after a second, that another init is being waited for."""
     loop = asyncio.get_running_loop()
     said = False
     started = loop.time()
     while True:
-        got = attempt()
-        if not isinstance(got, bool):
-            got = await got
-        if got:
+        if await attempt():
             return
         if not said and loop.time() - started >= 1.0:
             # (A warning so that `init`, which configures no logging, shows it too.)
@@ -341,7 +338,7 @@ class Store:
         except OSError as error:
             raise StoreUnavailable(f"cannot create {path}: {error.strerror}") from error
         try:
-            await _wait_for_lock(lambda: _try_flock(fd))
+            await _wait_for_lock(lambda: _try_flock(fd))  # (never blocks: LOCK_NB)
             yield
         finally:
             os.close(fd)  # (releases the lock)
