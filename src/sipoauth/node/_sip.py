@@ -65,6 +65,32 @@ class SipEndpoint:
         self.accepted = 0
         """Connections accepted since the service started."""
         self._ids = itertools.count(1)
+        self._unflushed: list[SipStreamProtocol] = []
+
+    def flush_soon(self, conn: SipStreamProtocol) -> None:
+        """Write `conn`'s TLS output once this turn of the event loop has read.
+
+        Every connection that became readable in one turn is read and answered
+        first; the answers are then written together, in the order they were
+        made. Measured with `bench/register.py` (1,000 phones, steady): about
+        2-7 % more REGISTERs per server CPU-second and a fifth less system time
+        than writing each answer as it is made, because the phones woken by an
+        answer no longer interrupt the node between two requests. An answer
+        waits at most for the requests read with it.
+        """
+        unflushed = self._unflushed
+        if not unflushed:
+            asyncio.get_running_loop().call_soon(self._flush_all)
+        unflushed.append(conn)
+
+    def _flush_all(self) -> None:
+        unflushed, self._unflushed = self._unflushed, []
+        for conn in unflushed:
+            try:
+                conn.flush()
+            except Exception:  # one connection's failure must not hold back the others
+                log.exception("sip connection failed", flow=conn.flow_id)
+                conn.abort()
 
     def next_flow_id(self) -> str:
         return f"{self.node_name}/{next(self._ids)}"
@@ -92,8 +118,8 @@ class SipStreamProtocol(asyncio.Protocol):
     """
 
     __slots__ = (
-        "_conn", "_endpoint", "_handshake_timer", "_in", "_out", "_spec", "_ssl",
-        "_transport", "flow_id", "last_activity",
+        "_conn", "_endpoint", "_flush_queued", "_handshake_timer", "_in", "_out", "_spec",
+        "_ssl", "_transport", "flow_id", "last_activity",
     )  # fmt: skip
 
     def __init__(self, endpoint: SipEndpoint, spec: ListenerSpec) -> None:
@@ -105,6 +131,7 @@ class SipStreamProtocol(asyncio.Protocol):
         self._out = ssl.MemoryBIO()
         self._ssl: ssl.SSLObject | None = None
         self._handshake_timer: asyncio.TimerHandle | None = None
+        self._flush_queued = False
         self.flow_id = ""
         self.last_activity = time.time()
 
@@ -138,7 +165,7 @@ class SipStreamProtocol(asyncio.Protocol):
         try:
             sslobj.do_handshake()
         except ssl.SSLWantReadError:
-            self._flush()
+            self._flush_soon()  # the server's flight
             return False
         except (ssl.SSLError, OSError) as exc:
             self._flush()  # the alert, if any
@@ -234,7 +261,22 @@ class SipStreamProtocol(asyncio.Protocol):
             log.exception("sip connection failed", flow=self.flow_id)
             transport.abort()
             return
-        self._flush()
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        if not self._flush_queued and self._out.pending:
+            self._flush_queued = True
+            self._endpoint.flush_soon(self)
+
+    def flush(self) -> None:
+        """Write what TLS has produced for the peer (nothing once the connection closes)."""
+        self._flush_queued = False
+        if self._transport is not None and not self._transport.is_closing():
+            self._flush()
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
 
     def _flush(self) -> None:
         pending = self._out.pending
