@@ -60,7 +60,7 @@ from sipoauth.registrar import (
     SipConnection,
     SipCore,
 )
-from sipoauth.sip import ParseCache, Request, ServerTransactions, parse_message
+from sipoauth.sip import ParseCache, Request, ServerTransactions, new_tag, parse_message
 
 ISSUER = "https://localhost:8443"
 AUDIENCE = "urn:sipoauth:cluster:bench"
@@ -82,10 +82,7 @@ class World:
             devices=[DeviceInfo(device_name(i), (line_of(i),), oauth=True) for i in range(devices)],
         )
         verifier = AccessTokenVerifier(self.keys, issuer=ISSUER, audience=AUDIENCE)
-        tags = itertools.count()
-        self.registrar = Registrar(
-            RegistrarSettings(), directory, verifier, tag_factory=lambda: f"{next(tags):x}"
-        )
+        self.registrar = Registrar(RegistrarSettings(), directory, verifier, tag_factory=new_tag)
         self.core = SipCore(self.registrar, ServerTransactions())
         self.flows = [Flow(f"flow-{i}", remote=f"192.0.2.10:{5061 + i}") for i in range(devices)]
         self.connections = [SipConnection(self.core, flow) for flow in self.flows]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import ssl
 import time
 import uuid
@@ -89,6 +90,24 @@ async def test_rfc8898_challenge_without_token(prepared: Prepared, node: Node) -
         challenge = resp.get("www-authenticate")
         assert challenge.startswith('Bearer realm="ccmsipline"')
         assert 'authz_server="https://localhost:8443"' in challenge
+    finally:
+        await client.close()
+
+
+async def test_rfc3261_s19_3_response_to_tags_are_random(prepared: Prepared, node: Node) -> None:
+    """RFC 3261 §19.3: the To tag of every response the node makes is globally unique
+    and cryptographically random (64 bits here), not a per-node counter."""
+    client = await connect(prepared, node)
+    try:
+        tags = []
+        for cseq in (1, 2):
+            resp = await register(client, phone(), prepared.mint(), cseq=cseq, call_id="t1")
+            assert resp.status == 200
+            tag = re.search(r";tag=([^;>\s]+)", resp.get("to"))
+            assert tag is not None
+            tags.append(tag.group(1))
+        assert all(re.fullmatch(r"[0-9a-f]{16}", tag) for tag in tags)
+        assert tags[0] != tags[1]
     finally:
         await client.close()
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -35,6 +34,7 @@ from sipoauth.registrar import (
     Registrar,
     RegistrarSettings,
 )
+from sipoauth.sip import new_tag
 from sipoauth.store import CATCH_UP, Store, StoreError
 from sipoauth.web import ApiContext, build_web_app
 
@@ -163,7 +163,6 @@ class Node:
             command_ttl=config.control_command_ttl,
         )
         self._tasks: list[asyncio.Task[None]] = []
-        self._tags = itertools.count(1)
 
     @classmethod
     async def open(cls, config: NodeConfig) -> Node:
@@ -253,7 +252,7 @@ class Node:
                 self._registrar_settings(settings),
                 snapshot,
                 AccessTokenVerifier(tokens.keys, issuer=tokens.issuer, audience=tokens.audience),
-                tag_factory=self._next_tag,
+                tag_factory=new_tag,  # RFC 3261 §19.3
             )
         else:
             # Same binding table; new rules, directory and keys.
@@ -285,9 +284,6 @@ class Node:
             challenge_style="proxy" if settings[keys_.CHALLENGE_STYLE] == "proxy" else "rfc8898",
             interval=int(str(settings[keys_.REGISTRATION_INTERVAL])),
         )
-
-    def _next_tag(self) -> str:
-        return f"{next(self._tags):x}"
 
     async def ports(self) -> dict[str, int]:
         """The listener ports in force: the server's (R5), or `port_overrides`."""

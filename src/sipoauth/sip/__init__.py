@@ -60,6 +60,8 @@ Refinements of the agreed API (names and semantics kept):
 * Extra accessors: ``route``, ``record_route``, ``unsupported``, ``allow``,
   ``accept`` (``None`` when absent), ``accept_encoding``,
   ``content_encoding``, ``content_type`` (``"type/subtype"`` lowercased).
+* ``new_tag()``: a To tag for a response this node makes, 64 bits from the
+  OS CSPRNG (RFC 3261 §19.3).
 """
 
 from ._build import REASON_PHRASES, build_response, serialize_request
@@ -70,6 +72,7 @@ from ._headers import Credentials, CSeq, Via
 from ._message import Request, Response
 from ._nameaddr import Contact, NameAddr
 from ._parse import DEFAULT_MAX_MESSAGE_SIZE, parse_head, parse_message
+from ._tags import new_tag
 from ._transactions import PENDING, ServerTransactions
 from ._uas import inspect_request
 from ._uri import AbsoluteUri, SipUri, parse_uri
@@ -98,6 +101,7 @@ __all__ = [
     "Via",
     "build_response",
     "inspect_request",
+    "new_tag",
     "parse_head",
     "parse_message",
     "parse_uri",
