@@ -450,3 +450,48 @@ def test_first_request_parsed_whole_teaches_the_parse_cache(connect: Connect, mi
         [response] = responses(conn.receive_data(data, NOW))
         assert response.status == 200
     assert len(conn._cache) == 1
+
+
+def _invite(branch: str = "z9hG4bK-inv-1") -> bytes:
+    return (
+        "INVITE sip:2001@cucm-pub.example.com SIP/2.0\r\n"
+        f"Via: SIP/2.0/TLS 192.0.2.10:50000;branch={branch}\r\n"
+        "Max-Forwards: 70\r\n"
+        "From: <sip:1001@example.com>;tag=inv\r\n"
+        "To: <sip:2001@example.com>\r\n"
+        "Call-ID: inv-1@192.0.2.10\r\n"
+        "CSeq: 1 INVITE\r\n"
+        "Contact: <sip:1001@192.0.2.10:50000;transport=tls>\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def _ack(to: str, branch: str = "z9hG4bK-inv-1") -> bytes:
+    return (
+        "ACK sip:2001@cucm-pub.example.com SIP/2.0\r\n"
+        f"Via: SIP/2.0/TLS 192.0.2.10:50000;branch={branch}\r\n"
+        "Max-Forwards: 70\r\n"
+        "From: <sip:1001@example.com>;tag=inv\r\n"
+        f"To: {to}\r\n"
+        "Call-ID: inv-1@192.0.2.10\r\n"
+        "CSeq: 1 ACK\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def test_rfc3261_s17_2_1_ack_of_a_non_2xx_final_response_is_absorbed(connect: Connect) -> None:
+    """RFC 3261 §17.2.1: the ACK of a non-2xx final response (same branch as the INVITE)
+    moves the INVITE server transaction to Confirmed and is absorbed. Answering it with
+    the final response again would make the client ACK again, without end."""
+    conn = connect()
+    out = conn.receive_data(_invite(), NOW)
+    [final] = responses(out)
+    assert final.status == 480
+    to = final.headers["to"][0]
+    for n in range(3):
+        out = conn.receive_data(_ack(to), NOW + 0.1 * (n + 1))
+        assert out.data == []
+        assert not out.close
+    # The INVITE itself, retransmitted, still gets its final response again (§17.2.1).
+    [again] = responses(conn.receive_data(_invite(), NOW + 1))
+    assert again.status == 480

@@ -4,6 +4,8 @@ Theory of operation, per request (RFC 3261 §8.2, §17.2):
   parse (with the connection's ParseCache: a request repeating a recent one is
     parsed by comparison) → drop responses (a registrar answers none; RFC 4475 §3.3.10)
   → validate (400 naming the header; RFC 3261 §8.2.6 when a response can be built)
+  → ACK absorbed, never answered (§17; the ACK of a non-2xx final response
+    confirms its INVITE transaction, §17.2.1)
   → server transaction match (§17.2.3): a retransmission gets the stored answer
     again, never a second processing
   → UAS inspection (§8.2: 501/405, 416, 420, 415/406)
@@ -100,6 +102,11 @@ class SipCore:
         except SipError as exc:
             return self._error_response(request, exc)
 
+        if request.method == "ACK":
+            # An ACK is never answered (§17): the ACK of a non-2xx final response
+            # matches its INVITE's transaction (§17.2.3) and confirms it (§17.2.1);
+            # sending that response again would draw another ACK, without end.
+            return CoreResult(None, method="ACK", detail="ACK absorbed")
         transactions = self.transactions
         key = transactions.key(request)
         previous = transactions.lookup(key, now)
@@ -107,8 +114,6 @@ class SipCore:
             if previous is PENDING:
                 return CoreResult(None, method=request.method, retransmission=True)
             return CoreResult(previous, method=request.method, retransmission=True)
-        if request.method == "ACK":
-            return CoreResult(None, method="ACK", detail="ACK absorbed")
 
         try:
             result = self._dispatch(request, flow, now)
