@@ -672,12 +672,24 @@ async def test_a_reset_during_a_configuration_reload_is_not_lost(
     new configVersion once the reload is done, never go back to the old one.
 
     Deterministic: the reload's read of the device records is held until the node
-    has heard the reset (its file shows the new version), then goes on."""
+    has heard the reset (its file shows the new version), then goes on. Reloads
+    run one after another; one started before the edit (adding the phone sends
+    more than one notification) may still be running and show the new
+    certificate first, so the test waits for the end of the reload that held
+    the read, not for the certificate."""
     name = await _new_phone(node)
     auth = bearer(prepared.mint(name))
     repository = type(node.store.devices)
     real_list = repository.list
+    real_load = node.load
     armed = True
+    held_reload_done = False
+
+    async def load() -> None:
+        nonlocal held_reload_done
+        await real_load()
+        if not armed:  # reloads are sequential: this is the one that held the read
+            held_reload_done = True
 
     async with secure(prepared, node) as tls:
 
@@ -697,6 +709,7 @@ async def test_a_reset_during_a_configuration_reload_is_not_lost(
             return records
 
         monkeypatch.setattr(repository, "list", list_then_reset)
+        monkeypatch.setattr(node, "load", load)
         # The edit: a certificate for phone-edge-trust (XMLDefault.cnf.xml shows when
         # the reload is done: it is installed with the device records).
         [cert] = trust_certificates(1, secrets.token_hex(3))
@@ -707,8 +720,11 @@ async def test_a_reset_during_a_configuration_reload_is_not_lost(
                 got = await fetch(tls, "/XMLDefault.cnf.xml")
                 return text(validate(got.body), "phoneEdgeTrust/certificates")
 
-            await until(default, lambda n: n == "1", "reload done")
-            assert not armed
+            async def reloaded() -> bool:
+                return held_reload_done
+
+            await until(reloaded, bool, "the reload that heard the reset done")
+            assert await default() == "1"
             assert await version() == before + 1
         finally:
             monkeypatch.undo()
