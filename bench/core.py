@@ -84,7 +84,12 @@ class World:
         verifier = AccessTokenVerifier(self.keys, issuer=ISSUER, audience=AUDIENCE)
         self.registrar = Registrar(RegistrarSettings(), directory, verifier, tag_factory=new_tag)
         self.core = SipCore(self.registrar, ServerTransactions())
-        self.flows = [Flow(f"flow-{i}", remote=f"192.0.2.10:{5061 + i}") for i in range(devices)]
+        # As on loopback: the Via says 192.0.2.10 with rport, so every response
+        # gains received and rport (RFC 3261 §18.2.1, RFC 3581 §4), as live.
+        self.flows = [
+            Flow(f"flow-{i}", remote=f"127.0.0.1:{40000 + i}", source=("127.0.0.1", 40000 + i))
+            for i in range(devices)
+        ]
         self.connections = [SipConnection(self.core, flow) for flow in self.flows]
         self.templates = [register_template(i) for i in range(devices)]
         self.now = 1_800_000_000.0

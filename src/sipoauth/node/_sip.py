@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import itertools
 import ssl
 import time
@@ -157,6 +158,20 @@ class SipStreamProtocol(asyncio.Protocol):
         peer = self._transport.get_extra_info("peername") if self._transport else None
         return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
 
+    def _source(self) -> tuple[str, int] | None:
+        """The peer's (IP address, port); an IPv4 peer of a dual-stack socket as IPv4."""
+        peer = self._transport.get_extra_info("peername") if self._transport else None
+        if not isinstance(peer, tuple) or len(peer) < 2:
+            return None
+        host, port = str(peer[0]), int(peer[1])
+        with contextlib.suppress(ValueError):
+            address = ipaddress.ip_address(host)
+            if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+                host = str(address.ipv4_mapped)
+            else:
+                host = str(address)
+        return host, port
+
     def _handshake(self) -> bool:
         """Advance the handshake; True once it is complete and the peer accepted."""
         sslobj = self._ssl
@@ -191,7 +206,13 @@ class SipStreamProtocol(asyncio.Protocol):
                 transport.close()
                 return False
         self.flow_id = endpoint.next_flow_id()
-        flow = Flow(self.flow_id, via_edge=self._spec.via_edge, edge=edge, remote=remote)
+        flow = Flow(
+            self.flow_id,
+            via_edge=self._spec.via_edge,
+            edge=edge,
+            remote=remote,
+            source=self._source(),
+        )
         self._conn = SipConnection(
             endpoint.core,
             flow,

@@ -4,6 +4,8 @@ Theory of operation, per request (RFC 3261 §8.2, §17.2):
   parse (with the connection's ParseCache: a request repeating a recent one is
     parsed by comparison) → drop responses (a registrar answers none; RFC 4475 §3.3.10)
   → validate (400 naming the header; RFC 3261 §8.2.6 when a response can be built)
+  → the top Via of every response records the source address (RFC 3261
+    §18.2.1 received, RFC 3581 rport)
   → ACK absorbed, never answered (§17; the ACK of a non-2xx final response
     confirms its INVITE transaction, §17.2.1)
   → server transaction match (§17.2.3): a retransmission gets the stored answer
@@ -32,6 +34,7 @@ from sipoauth.sip import (
     build_response,
     inspect_request,
     parse_message,
+    stamp_source,
 )
 
 from ._bindings import BindingChange
@@ -89,6 +92,7 @@ class SipCore:
         except SipError as exc:
             # RFC 4475 §3.1.2: answer 400/505 when the headers allow it, else drop.
             if exc.request is not None:
+                _stamp(exc.request, flow)
                 return self._error_response(exc.request, exc)
             return CoreResult(None, exc.status, detail=f"unparseable: {exc.reason}")
         if not isinstance(message, Request):
@@ -100,7 +104,9 @@ class SipCore:
         try:
             request.validate()
         except SipError as exc:
+            _stamp(request, flow)
             return self._error_response(request, exc)
+        _stamp(request, flow)
 
         if request.method == "ACK":
             # An ACK is never answered (§17): the ACK of a non-2xx final response
@@ -180,6 +186,17 @@ class SipCore:
         except SipError:
             return CoreResult(None, exc.status, request.method, detail=exc.reason)
         return CoreResult(response, exc.status, request.method, detail=exc.reason)
+
+
+def _stamp(request: Request, flow: Flow) -> None:
+    """Record where `request` came from in the top Via of its responses (RFC 3261
+    §18.2.1, RFC 3581 §4); a top Via too broken to read is left as it is."""
+    source = flow.source
+    if source is not None:
+        try:
+            stamp_source(request, source[0], source[1])
+        except SipError:
+            return  # (try, not contextlib.suppress: this runs for every request)
 
 
 def _status_of(response: bytes) -> int:

@@ -67,6 +67,9 @@ class Flow:
     remote: str = ""
     """Peer address, `ip:port`, for logs."""
     transport: str = "tls"
+    source: tuple[str, int] | None = None
+    """The peer's (IP address, port) as the socket reports it: what the top Via
+    of a response records (RFC 3261 §18.2.1 received, RFC 3581 rport)."""
 
 
 @dataclass(slots=True)

@@ -60,6 +60,9 @@ Refinements of the agreed API (names and semantics kept):
 * Extra accessors: ``route``, ``record_route``, ``unsupported``, ``allow``,
   ``accept`` (``None`` when absent), ``accept_encoding``,
   ``content_encoding``, ``content_type`` (``"type/subtype"`` lowercased).
+* ``stamp_source(request, ip, port)``: the top Via of the responses to a
+  request gains ``received`` / ``rport`` (RFC 3261 §18.2.1, RFC 3581 §4), in
+  ``Request.response_via``, which ``build_response`` copies.
 * ``new_tag()``: a To tag for a response this node makes, 64 bits from the
   OS CSPRNG (RFC 3261 §19.3).
 """
@@ -72,6 +75,7 @@ from ._headers import Credentials, CSeq, Via
 from ._message import Request, Response
 from ._nameaddr import Contact, NameAddr
 from ._parse import DEFAULT_MAX_MESSAGE_SIZE, parse_head, parse_message
+from ._received import stamp_source
 from ._tags import new_tag
 from ._transactions import PENDING, ServerTransactions
 from ._uas import inspect_request
@@ -106,4 +110,5 @@ __all__ = [
     "parse_message",
     "parse_uri",
     "serialize_request",
+    "stamp_source",
 ]

@@ -105,10 +105,11 @@ def build_response(
 ) -> bytes:
     """Serialize a response to ``request`` (RFC 3261 §8.2.6).
 
-    Copies every Via (raw values, in order), From, To, Call-ID and CSeq from
-    the request; adds ``;tag=<to_tag>`` to the To when it has no tag and
-    ``status > 100``; then ``headers`` in order, then Content-Length. A header
-    missing from the request (a 400 to a broken one) is simply not copied.
+    Copies every Via (raw values, in order; ``request.response_via`` when set),
+    From, To, Call-ID and CSeq from the request; adds ``;tag=<to_tag>`` to the
+    To when it has no tag and ``status > 100``; then ``headers`` in order, then
+    Content-Length. A header missing from the request (a 400 to a broken one) is
+    simply not copied.
     """
     if not 100 <= status <= 699:
         raise LocalProtocolError(reason=f"Invalid status code {status}")
@@ -117,7 +118,7 @@ def build_response(
     elif "\r" in reason or "\n" in reason:
         raise LocalProtocolError(reason="Reason phrase would break the message")
     h = request.headers
-    via = h.get("via")
+    via = request.response_via or h.get("via")
     from_ = h.get("from")
     to_values = h.get("to")
     call_id = h.get("call-id")

@@ -393,6 +393,10 @@ class Request(_Message):
     """The method, case preserved."""
     uri: str
     """The Request-URI as sent."""
+    response_via: list[str] | None = None
+    """The Via lines a response copies instead of ``headers["via"]``, when the top
+    one gains ``received``/``rport`` (RFC 3261 §18.2.1, RFC 3581 §4; see
+    ``_received.stamp_source``)."""
 
     def __init__(
         self, method: str, uri: str, version: str, headers: dict[str, list[str]], body: bytes
