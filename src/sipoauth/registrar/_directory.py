@@ -82,6 +82,10 @@ class Directory(Protocol):
         """Whether the grant (token `sid`) has been revoked."""
         ...
 
+    def devices_of(self, owner: str) -> tuple[DeviceInfo, ...]:
+        """The devices owned by end user `owner` (a soft client's token names its owner)."""
+        ...
+
 
 @dataclass(slots=True)
 class DirectorySnapshot:
@@ -91,6 +95,7 @@ class DirectorySnapshot:
     devices: dict[str, DeviceInfo] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
     _lines: set[str] = field(default_factory=set)
+    _owned: dict[str, tuple[DeviceInfo, ...]] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -104,8 +109,17 @@ class DirectorySnapshot:
 
     def put(self, dev: DeviceInfo) -> None:
         """Add or replace one device."""
+        old = self.devices.get(dev.name)
+        if old is not None and old.owner is not None:
+            kept = tuple(d for d in self._owned.get(old.owner, ()) if d.name != dev.name)
+            if kept:
+                self._owned[old.owner] = kept
+            else:
+                self._owned.pop(old.owner, None)
         self.devices[dev.name] = dev
         self._lines.update(dev.lines)
+        if dev.owner is not None:
+            self._owned[dev.owner] = (*self._owned.get(dev.owner, ()), dev)
 
     def device(self, name: str) -> DeviceInfo | None:
         return self.devices.get(name)
@@ -115,3 +129,6 @@ class DirectorySnapshot:
 
     def grant_revoked(self, sid: str) -> bool:
         return sid in self.revoked
+
+    def devices_of(self, owner: str) -> tuple[DeviceInfo, ...]:
+        return self._owned.get(owner, ())

@@ -272,7 +272,7 @@ class Registrar:
         facts: list[_ContactFacts | None] = []  # per Contact, None for `*`
         for contact in req.contacts:
             facts.append(None if contact.is_star else contact.derived(_contact_facts))
-        device = self._device(facts, claims)
+        device = self._device(req, facts, claims)
         if device is None:
             raise self._prerequisite("device unknown")
         if not device.oauth:
@@ -298,9 +298,17 @@ class Registrar:
         return self._ok(req, now, aor, changes, device, claims)
 
     def _device(
-        self, facts: Sequence[_ContactFacts | None], claims: AccessClaims
+        self, req: Request, facts: Sequence[_ContactFacts | None], claims: AccessClaims
     ) -> DeviceInfo | None:
-        """The device named by the Contacts (all must agree), else the token's subject."""
+        """The device named by the Contacts (all must agree).
+
+        A request whose Contacts name none (`*` or a query, RFC 3261 §10.2.2 and
+        §10.2.3) comes from: the device of the bindings this grant registered on
+        the To's address-of-record; else the token's subject (a desk phone's
+        tokens name it); else the one device of the token's user (a soft client's
+        tokens name the user) that carries the To's line and takes this client.
+        The checks that follow (subject, client, line) apply to it all the same.
+        """
         name: str | None = None
         for contact in facts:
             if contact is None:  # `*`
@@ -311,7 +319,22 @@ class Registrar:
             if name is not None and named != name:
                 raise _Refusal(400, "Bad Request", (), "Contacts name different devices")
             name = named
-        return self.directory.device(name if name is not None else claims.subject)
+        directory = self.directory
+        if name is not None:
+            return directory.device(name)
+        line, _, aor = req.to.derived(_address_of_record)
+        for binding in self.table.lookup(aor).values():
+            if binding.sid == claims.sid:
+                return directory.device(binding.device)
+        device = directory.device(claims.subject)
+        if device is not None:
+            return device
+        carrying = [
+            owned
+            for owned in directory.devices_of(claims.subject)
+            if line in owned.lines and owned.accepts_client(claims.client_id)
+        ]
+        return carrying[0] if len(carrying) == 1 else None
 
     def _update(
         self,
@@ -340,7 +363,7 @@ class Registrar:
                 # Only this device's bindings: a shared line's other devices keep theirs.
                 if binding.device != device.name:
                     continue
-                if binding.call_id == call_id and binding.cseq >= cseq:
+                if binding.call_id == call_id and binding.cseq >= cseq and binding.expires_at > now:
                     raise _Refusal(500, "Server Internal Error", (), "CSeq out of order")
                 removals.append(new_change(binding.key, None))
             for change in removals:
@@ -358,6 +381,8 @@ class Registrar:
             instance = facts.instance
             key = (aor, instance)
             existing = current.get(instance)
+            if existing is not None and existing.expires_at <= now:
+                existing = None  # its time is up (the sweep has not run yet): gone
             if existing is not None and existing.call_id == call_id and existing.cseq >= cseq:
                 raise _Refusal(500, "Server Internal Error", (), "CSeq out of order")
             if requested == 0:
@@ -406,9 +431,13 @@ class Registrar:
         device: DeviceInfo,
         claims: AccessClaims,
     ) -> RegisterOutcome:
+        # Step 8: every current binding. One whose time is up is gone even before the
+        # sweep removes it; one with under half a second left is listed as 1, since
+        # expires=0 would tell the UA it was removed.
         headers = [
-            ("Contact", f"{binding.contact};expires={max(0, round(binding.expires_at - now))}")
+            ("Contact", f"{binding.contact};expires={max(1, round(binding.expires_at - now))}")
             for binding in self.table.lookup(aor).values()
+            if binding.expires_at > now
         ]
         for change in changes:
             added = change.binding
