@@ -59,3 +59,18 @@ def test_rfc3261_s18_2_1_a_400_for_a_broken_header_records_the_source(
     _, bad = answer(conn, register_bytes(extra=["Expires: soon"], expires=None), NOW)
     assert bad.status == 400
     assert bad.headers["via"] == [STAMPED.format(branch="z9hG4bK-1")]
+
+
+def test_rfc3261_s18_2_1_the_400_before_a_framing_close_records_the_source(
+    keys: KeyRing, directory: DirectorySnapshot
+) -> None:
+    """Two different Content-Lengths: the stream cannot be framed any more; the 400
+    sent before closing still records the source in its top Via."""
+    conn = connection(keys, directory)
+    data = register_bytes(extra=["Content-Length: 7"])  # besides the Content-Length: 0
+    out = conn.receive_data(data, NOW)
+    assert out.close
+    [raw] = out.data
+    bad = parse_message(raw)
+    assert isinstance(bad, Response) and bad.status == 400
+    assert bad.headers["via"] == [STAMPED.format(branch="z9hG4bK-1")]

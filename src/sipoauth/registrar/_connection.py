@@ -99,7 +99,7 @@ class SipConnection:
                 if event.pong_needed:
                     out.data.append(PONG)
             elif isinstance(event, FramingError):
-                response = event.respond(self._core.registrar.new_tag())
+                response = event.respond(self._core.registrar.new_tag(), source=self.flow.source)
                 if response is not None:
                     out.data.append(response)
                 if event.close:

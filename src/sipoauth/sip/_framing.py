@@ -61,6 +61,7 @@ scans and copies of a 2 KB request).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Final
 
@@ -68,6 +69,7 @@ from ._build import build_response
 from ._errors import SipError
 from ._message import Request
 from ._parse import parse_head, parse_split
+from ._received import stamp_source
 
 __all__ = ["FramedMessage", "FramingError", "KeepAlivePing", "StreamFramer"]
 
@@ -124,8 +126,12 @@ class FramingError:
         """
         return self.respond()
 
-    def respond(self, to_tag: str | None = None) -> bytes | None:
-        """:attr:`response`, with ``to_tag`` added to the To (RFC 3261 §8.2.6.2)."""
+    def respond(
+        self, to_tag: str | None = None, *, source: tuple[str, int] | None = None
+    ) -> bytes | None:
+        """:attr:`response`, with ``to_tag`` added to the To (RFC 3261 §8.2.6.2) and,
+        given the peer's ``source`` (IP, port), its top Via recording it (RFC 3261
+        §18.2.1, RFC 3581 §4: ``stamp_source``)."""
         if self.head is None:
             return None
         try:
@@ -135,6 +141,9 @@ class FramingError:
         if not isinstance(message, Request) or not message.get_all("via"):
             return None  # RFC 3261 §18.2.2: no Via, nowhere to send a response
         try:
+            if source is not None:
+                with contextlib.suppress(SipError):  # a broken top Via is copied as it came
+                    stamp_source(message, source[0], source[1])
             return build_response(message, self.status, self.reason, to_tag=to_tag)
         except SipError:
             return None
