@@ -384,3 +384,18 @@ def test_contacts_naming_two_devices_refused(registrar, req: Req, mint: Minter) 
         '<sip:1001@192.0.2.12>;+u.sip!devicename.ccm.cisco.com="SEP00AABBCCDDEE"',
     ]
     assert answer(registrar, req(token=mint(), contacts=contacts)).status == 400
+
+
+def test_rfc6750_s2_token_sent_by_two_methods_is_400(
+    registrar: Registrar, req: Req, mint: Minter
+) -> None:
+    """RFC 6750 §2: clients MUST NOT use more than one method; §3.1 invalid_request,
+    400. Both forms at once, or the same form twice, are refused; nothing registers."""
+    token = mint(PHONE)
+    both = answer(
+        registrar, req(token=token, extra=[f'Proxy-Authorization: Bearer token="{token}"'])
+    )
+    assert both.status == 400
+    twice = answer(registrar, req(token=token, extra=[f"Authorization: Bearer {token}"]))
+    assert twice.status == 400
+    assert len(registrar.table) == 0

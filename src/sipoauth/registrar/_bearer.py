@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sipoauth.sip import Credentials, Request
+from sipoauth.sip import Credentials, RemoteProtocolError, Request
 
 from ._settings import RegistrarSettings
 
@@ -26,7 +26,10 @@ class PresentedToken:
 
 
 def find_bearer(request: Request) -> PresentedToken | None:
-    """The first Bearer credentials in Authorization, else in Proxy-Authorization.
+    """The Bearer credentials in Authorization or Proxy-Authorization.
+
+    More than one (in both headers, or twice in one) is a 400 (RFC 6750 §2,
+    §3.1 invalid_request): raises ``RemoteProtocolError``.
 
     Credentials of another scheme are ignored (RFC 4475 §3.3.7: an unknown scheme
     gets a challenge, not a 400). An empty Bearer gives an empty token, which the
@@ -38,17 +41,28 @@ def find_bearer(request: Request) -> PresentedToken | None:
     then reuses).
     """
     headers = request.headers
+    found: PresentedToken | None = None
     if "authorization" in headers:
         for cred in request.authorization:
             presented = cred.derived(_presented_direct)
             if presented is not None:
-                return presented
+                if found is not None:
+                    raise _more_than_one()
+                found = presented
     if "proxy-authorization" in headers:
         for cred in request.proxy_authorization:
             presented = cred.derived(_presented_proxy)
             if presented is not None:
-                return presented
-    return None
+                if found is not None:
+                    raise _more_than_one()
+                found = presented
+    return found
+
+
+def _more_than_one() -> RemoteProtocolError:
+    # RFC 6750 §2: a client MUST NOT send the token by more than one method;
+    # §3.1 invalid_request: the server SHOULD answer 400. Which one would count?
+    return RemoteProtocolError(400, "More than one bearer token")
 
 
 def _presented_direct(cred: Credentials) -> PresentedToken | None:
