@@ -73,11 +73,12 @@ class SipEndpoint:
 
         Every connection that became readable in one turn is read and answered
         first; the answers are then written together, in the order they were
-        made. Measured with `bench/register.py` (1,000 phones, steady): about
-        2-7 % more REGISTERs per server CPU-second and a fifth less system time
-        than writing each answer as it is made, because the phones woken by an
-        answer no longer interrupt the node between two requests. An answer
-        waits at most for the requests read with it.
+        made. Measured with `bench/register.py` (1,000 phones, steady): 2-7 %
+        more REGISTERs per server CPU-second on a quiet machine, more on a busy
+        one, and a fifth less system time than writing each answer as it is
+        made, because the phones woken by an answer no longer interrupt the node
+        between two requests (docs/benchmarks.md). An answer waits at most for
+        the requests read with it.
         """
         unflushed = self._unflushed
         if not unflushed:
@@ -159,11 +160,12 @@ class SipStreamProtocol(asyncio.Protocol):
         return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
 
     def _source(self) -> tuple[str, int] | None:
-        """The peer's (IP address, port); an IPv4 peer of a dual-stack socket as IPv4."""
+        """The peer's (IP address, port); an IPv4 peer of a dual-stack socket as IPv4,
+        an IPv6 one without its zone (RFC 3261 §25.1 received takes none)."""
         peer = self._transport.get_extra_info("peername") if self._transport else None
         if not isinstance(peer, tuple) or len(peer) < 2:
             return None
-        host, port = str(peer[0]), int(peer[1])
+        host, port = str(peer[0]).split("%", 1)[0], int(peer[1])  # no IPv6 zone in received
         with contextlib.suppress(ValueError):
             address = ipaddress.ip_address(host)
             if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
