@@ -78,3 +78,39 @@ def test_rfc3261_s10_3_step8_expired_unswept_binding_is_not_listed(
     assert len(contacts) == 1 and "e2" in contacts[0]
     almost = answer(registrar, req(token=token, contacts=[], call_id="q", cseq=2), now=NOW + 119.7)
     assert [c.rsplit("expires=", 1)[1] for c in almost.values("contact")] == ["1"]
+
+
+def test_rfc3261_s10_3_step7_contact_without_instance_matches_by_uri_comparison(
+    registrar: Registrar, req: Req, mint: Minter
+) -> None:
+    """Step 7 searches the bindings "using the URI comparison rules" (§19.1.4): a
+    Contact without +sip.instance that differs only in parameter order and the case
+    of a transport value is the same binding, refreshed and then removed."""
+    token = mint(PHONE)
+    first = "sip:1001@192.0.2.10:50000;transport=tls;ob"
+    again = "sip:1001@192.0.2.10:50000;ob;transport=TLS"
+    answer(registrar, req(token=token, instance=None, contact_uri=first, call_id="u1"))
+    refreshed = answer(
+        registrar, req(token=token, instance=None, contact_uri=again, call_id="u1", cseq=2)
+    )
+    assert refreshed.status == 200
+    assert len(refreshed.values("contact")) == 1
+    assert len(registrar.table) == 1
+    gone = answer(
+        registrar,
+        req(token=token, instance=None, contact_uri=first, call_id="u1", cseq=3, expires=0),
+    )
+    assert gone.status == 200
+    assert len(registrar.table) == 0
+
+
+def test_rfc3261_s19_1_4_a_different_contact_uri_is_another_binding(
+    registrar: Registrar, req: Req, mint: Minter
+) -> None:
+    token = mint(PHONE)
+    answer(registrar, req(token=token, instance=None, contact_uri="sip:1001@192.0.2.10:50000"))
+    answer(
+        registrar,
+        req(token=token, instance=None, contact_uri="sip:1001@192.0.2.11:50000", cseq=2),
+    )
+    assert len(registrar.table) == 2

@@ -39,18 +39,16 @@ from __future__ import annotations
 import email.utils
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from sipoauth.oauth import AccessClaims, AccessTokenVerifier, InvalidToken
-from sipoauth.sip import Contact, NameAddr, Request, SipError, build_response
+from sipoauth.sip import Request, SipError, build_response
 
 from ._bearer import challenge, find_bearer
 from ._bindings import BindingChange, BindingKey, BindingTable, new_binding, new_change
+from ._contacts import ContactFacts, address_of_record, bound_key, contact_facts
 from ._directory import DeviceInfo, Directory
 from ._settings import RegistrarSettings
 
-DEVICE_NAME_PARAM = "+u.sip!devicename.ccm.cisco.com"
-INSTANCE_PARAM = "+sip.instance"
 PORT_MISMATCH_WARNING = "SIP OAuth Registration port Mismatch"
 
 
@@ -130,35 +128,6 @@ class _SettingsHeaders:
         )
         # The challenge to a REGISTER without credentials (RFC 8898 §2.3), per form.
         self.challenges = {proxy: challenge(settings, proxy=proxy) for proxy in (False, True)}
-
-
-class _ContactFacts(NamedTuple):
-    """What the registrar reads from one Contact (not `*`)."""
-
-    device: str | None
-    """The `+u.sip!devicename.ccm.cisco.com` parameter, unquoted."""
-    instance: str
-    """The `+sip.instance` parameter, unquoted, else the URI: the binding's key."""
-    text: str
-    """The Contact as a 200 lists it (without `expires`)."""
-    expires: int | None
-    """The `expires` parameter."""
-
-
-def _contact_facts(contact: Contact) -> _ContactFacts:
-    # A pure function of the Contact: remembered on it (Contact.derived).
-    return _ContactFacts(
-        contact.param_unquoted(DEVICE_NAME_PARAM),
-        contact.param_unquoted(INSTANCE_PARAM) or str(contact.uri),
-        _contact_text(contact),
-        contact.expires,
-    )
-
-
-def _address_of_record(to: NameAddr) -> tuple[str, str, str]:
-    """(line, host, canonical AOR) of a To; 400 when it is not a SIP URI (RFC 4475 §3.3.4)."""
-    uri = to.sip_uri
-    return uri.user or "", uri.host, uri.aor()
 
 
 class Registrar:
@@ -269,9 +238,9 @@ class Registrar:
                 s, proxy=proxy, error="insufficient_scope", scope=s.oauth_scope
             )
             raise _Refusal(status, reason, (header,), "token scope does not allow registration")
-        facts: list[_ContactFacts | None] = []  # per Contact, None for `*`
+        facts: list[ContactFacts | None] = []  # per Contact, None for `*`
         for contact in req.contacts:
-            facts.append(None if contact.is_star else contact.derived(_contact_facts))
+            facts.append(None if contact.is_star else contact.derived(contact_facts))
         device = self._device(req, facts, claims)
         if device is None:
             raise self._prerequisite("device unknown")
@@ -285,7 +254,7 @@ class Registrar:
             raise _Refusal(403, "Forbidden", (), f"token is not valid for device {device.name}")
 
         # Step 5: address-of-record from To (400 for a To that is not a SIP URI).
-        line, to_host, aor = req.to.derived(_address_of_record)
+        line, to_host, aor = req.to.derived(address_of_record)
         if s.domains and to_host not in s.domains:
             raise _Refusal(404, "Not Found", (), "To domain not served")
         if line not in device.lines:
@@ -298,7 +267,7 @@ class Registrar:
         return self._ok(req, now, aor, changes, device, claims)
 
     def _device(
-        self, req: Request, facts: Sequence[_ContactFacts | None], claims: AccessClaims
+        self, req: Request, facts: Sequence[ContactFacts | None], claims: AccessClaims
     ) -> DeviceInfo | None:
         """The device named by the Contacts (all must agree).
 
@@ -322,7 +291,7 @@ class Registrar:
         directory = self.directory
         if name is not None:
             return directory.device(name)
-        line, _, aor = req.to.derived(_address_of_record)
+        line, _, aor = req.to.derived(address_of_record)
         for binding in self.table.lookup(aor).values():
             if binding.sid == claims.sid:
                 return directory.device(binding.device)
@@ -344,7 +313,7 @@ class Registrar:
         aor: str,
         device: DeviceInfo,
         claims: AccessClaims,
-        contact_facts: Sequence[_ContactFacts | None],
+        all_facts: Sequence[ContactFacts | None],
     ) -> list[BindingChange]:
         """Steps 6-8, given what each Contact says (`None` for `*`)."""
         s = self.settings
@@ -355,8 +324,8 @@ class Registrar:
         current = table.lookup(aor)
 
         # Step 6: wildcard (RFC 3261 §10.3 step 6).
-        if None in contact_facts:
-            if len(contact_facts) != 1 or header_expires != 0:
+        if None in all_facts:
+            if len(all_facts) != 1 or header_expires != 0:
                 raise _Refusal(400, "Bad Request", (), "Contact * needs Expires: 0 and no other")
             removals: list[BindingChange] = []
             for binding in list(current.values()):
@@ -373,12 +342,12 @@ class Registrar:
         # Step 7: stage every contact's change before touching the table.
         staged: dict[BindingKey, BindingChange] = {}
         path = tuple(req.get_all("path")) if flow.via_edge else ()
-        for facts in contact_facts:
+        for facts in all_facts:
             assert facts is not None  # (no `*` here)
             requested = facts.expires if facts.expires is not None else header_expires
             if requested is None:
                 requested = s.interval
-            instance = facts.instance
+            instance = bound_key(current, facts)
             key = (aor, instance)
             existing = current.get(instance)
             if existing is not None and existing.expires_at <= now:
@@ -450,13 +419,3 @@ class Registrar:
         headers.append(("Date", self._date(now)))
         response = build_response(req, 200, "OK", headers=headers, to_tag=self.new_tag())
         return RegisterOutcome(200, response, changes, device.name, claims.jti)
-
-
-def _contact_text(contact: Contact) -> str:
-    """The Contact to list in a 200: the URI in <> and its parameters but `expires`."""
-    params = "".join(
-        f";{name}" if value is None else f";{name}={value}"
-        for name, value in contact.params.items()
-        if name != "expires"
-    )
-    return f"<{contact.uri}>{params}"
