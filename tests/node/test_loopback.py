@@ -112,6 +112,24 @@ async def test_rfc3261_s19_3_response_to_tags_are_random(prepared: Prepared, nod
         await client.close()
 
 
+async def test_rfc3581_s4_response_via_records_the_tls_source(
+    prepared: Prepared, node: Node
+) -> None:
+    """RFC 3261 §18.2.1 / RFC 3581 §4 over a real socket: the phone's Via says
+    192.0.2.10:5061 with a valueless rport; the answer's top Via carries the
+    address and port the node saw."""
+    client = await connect(prepared, node)
+    try:
+        ip, port = client.local_address
+        resp = await register(client, phone(), None)
+        assert resp.status == 401
+        via = resp.get("via")
+        assert via.startswith("SIP/2.0/TLS 192.0.2.10:5061;branch=")
+        assert via.endswith(f";rport={port};received={ip}")
+    finally:
+        await client.close()
+
+
 def _signing_private_key(prepared: Prepared):
     return prepared.tokens.keys.current_signing.private_key
 

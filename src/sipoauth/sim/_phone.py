@@ -64,6 +64,12 @@ class SipTlsClient:
         )
         return cls(reader, writer)
 
+    @property
+    def local_address(self) -> tuple[str, int]:
+        """This end of the connection (IP, port), as the node sees it as the source."""
+        sock = self._writer.get_extra_info("sockname")
+        return str(sock[0]), int(sock[1])
+
     async def send(self, data: bytes) -> None:
         self._writer.write(data)
         await self._writer.drain()
