@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sipoauth.sip import Request, build_response, parse_message, stamp_source
+from sipoauth.sip._received import stamp_via
 
 
 def request(via: str, *more_via: str) -> Request:
@@ -87,3 +88,26 @@ def test_rfc3261_s18_2_1_only_the_top_via_value_changes() -> None:
 def test_without_a_source_the_response_copies_the_via() -> None:
     req = request("SIP/2.0/TLS abc.invalid;branch=z9hG4bK-1;rport")
     assert response_vias(req) == ["SIP/2.0/TLS abc.invalid;branch=z9hG4bK-1;rport"]
+
+
+def test_a_top_via_that_does_not_parse_is_copied_as_it_came() -> None:
+    """The 400 for a broken Via still has to copy it: stamping leaves it alone."""
+    message = parse_message(
+        b"OPTIONS sip:cucm.example.com SIP/2.0\r\nVia: SIP/2.0/TLS ;;;\r\n"
+        b"From: <sip:1001@example.com>;tag=a\r\nTo: <sip:cucm.example.com>\r\n"
+        b"Call-ID: r1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    )
+    assert isinstance(message, Request)
+    stamp_source(message, "198.51.100.7", 40000)
+    assert message.response_via is None
+    assert response_vias(message) == ["SIP/2.0/TLS ;;;"]
+
+
+def test_an_rport_spelled_past_the_in_place_edit_is_rebuilt_from_the_parsed_via() -> None:
+    """When the raw text cannot be edited in place, the parsed Via is written out
+    with rport and received set (names lowercased, values as sent)."""
+    req = request("SIP/2.0/TLS 10.1.2.3:5061;branch=z9hG4bK-1;rport")
+    stamped = stamp_via("SIP/2.0/TLS 10.1.2.3:5061", req.top_via, "198.51.100.7", 40000)
+    assert stamped == (
+        "SIP/2.0/TLS 10.1.2.3:5061;branch=z9hG4bK-1;rport=40000;received=198.51.100.7"
+    )

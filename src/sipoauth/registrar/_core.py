@@ -190,13 +190,10 @@ class SipCore:
 
 def _stamp(request: Request, flow: Flow) -> None:
     """Record where `request` came from in the top Via of its responses (RFC 3261
-    §18.2.1, RFC 3581 §4); a top Via too broken to read is left as it is."""
+    §18.2.1, RFC 3581 §4)."""
     source = flow.source
     if source is not None:
-        try:
-            stamp_source(request, source[0], source[1])
-        except SipError:
-            return  # (try, not contextlib.suppress: this runs for every request)
+        stamp_source(request, source[0], source[1])
 
 
 def _status_of(response: bytes) -> int:

@@ -61,7 +61,6 @@ scans and copies of a 2 KB request).
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Final
 
@@ -142,8 +141,7 @@ class FramingError:
             return None  # RFC 3261 §18.2.2: no Via, nowhere to send a response
         try:
             if source is not None:
-                with contextlib.suppress(SipError):  # a broken top Via is copied as it came
-                    stamp_source(message, source[0], source[1])
+                stamp_source(message, source[0], source[1])
             return build_response(message, self.status, self.reason, to_tag=to_tag)
         except SipError:
             return None

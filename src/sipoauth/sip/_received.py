@@ -16,16 +16,18 @@ given its value and ``received`` appended (or its value replaced).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Final
 
+from ._abnf import IPV4_RE
+from ._errors import SipError
 from ._lists import split_list
 from ._message import Request
 from ._via import Via
 
 __all__ = ["stamp_source", "stamp_via"]
 
-_IPV4: Final = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
 _RPORT_VALUELESS: Final = re.compile(r";[ \t]*rport(?=[ \t]*(?:;|$))", re.IGNORECASE)
 _RECEIVED: Final = re.compile(r";[ \t]*received[ \t]*=[ \t]*[^;]*", re.IGNORECASE)
 
@@ -34,7 +36,7 @@ def _is_source(host: str, ip: str) -> bool:
     """Whether the sent-by ``host`` (lowercased, IPv6 in brackets) is the address ``ip``."""
     if host.startswith("["):
         return host[1:-1] == ip
-    return host == ip and _IPV4.fullmatch(host) is not None
+    return host == ip and IPV4_RE.fullmatch(host) is not None
 
 
 def stamp_via(raw: str, via: Via, ip: str, port: int) -> str | None:
@@ -73,22 +75,22 @@ def _rebuilt(via: Via, ip: str, port: int) -> str:
     if "rport" in params and params["rport"] is None:
         params["rport"] = str(port)
     params["received"] = ip
-    text = f"{via.protocol}/{via.transport} {via.sent_by}"
-    for name, value in params.items():
-        text += f";{name}" if value is None else f";{name}={value}"
-    return text
+    return str(dataclasses.replace(via, params=params))
 
 
 def stamp_source(request: Request, ip: str, port: int) -> None:
     """Set ``request.response_via`` for a request that arrived from ``ip``:``port``
-    (nothing when the top Via needs no change). Raises ``RemoteProtocolError``
-    when the top Via does not parse (``validate()`` reports that first)."""
+    (nothing when the top Via needs no change, or when it does not parse: a
+    response to a request whose Via is broken copies it as it came)."""
     lines = request.headers.get("via")
     if not lines:
         return
-    via = request.top_via
     first = lines[0]
-    parts = split_list(first) if "," in first else [first]
+    try:
+        via = request.top_via
+        parts = split_list(first) if "," in first else [first]
+    except SipError:
+        return
     stamped = stamp_via(parts[0], via, ip, port)
     if stamped is None:
         return
